@@ -1,0 +1,75 @@
+"""The Starlette app: `/graphql` (and GraphiQL), `/healthz`, `/readyz`, GraphiQL's static files."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway import graphiql
+from gateway.config import GatewaySettings
+from gateway.graphql_http import GraphQLEndpoint
+from gateway.runtime import Gateway
+from schema import build_schema
+
+
+def create_app(
+    settings: GatewaySettings,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> Starlette:
+    """Build the app; `transports` routes backends to in-process simulators (tests, demo)."""
+    gateway = Gateway.from_settings(settings, transports=transports)
+    schema = build_schema()
+    endpoint = GraphQLEndpoint(schema, gateway)
+
+    async def graphql(request: Request) -> Response:
+        return await endpoint(request)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        backends = {name: {"healthy": b.healthy, "lastError": b.last_error} for name, b in gateway.backends.items()}
+        ready = all(b["healthy"] for b in backends.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "degraded", "backends": backends},
+            status_code=200 if ready else 503,
+        )
+
+    async def static(request: Request) -> Response:
+        found = graphiql.asset(request.path_params["name"]) if settings.server.graphiql else None
+        if found is None:
+            return Response("not found", status_code=404, media_type="text/plain")
+        if request.headers.get("if-none-match") == found.etag:
+            return Response(status_code=304, headers={"etag": found.etag})
+        return Response(
+            found.body,
+            media_type=found.media_type,
+            headers={"etag": found.etag, "cache-control": "public, max-age=86400"},
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await gateway.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route(graphiql.STATIC_PREFIX + "/{name}", static, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    app.state.schema = schema
+    return app

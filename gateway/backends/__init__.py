@@ -1,0 +1,1 @@
+"""Vendor backends: one module per vendor behind the `Backend` protocol of `base`."""

@@ -1,0 +1,336 @@
+"""The one interface every vendor implements, and the base that owns all of a backend's I/O.
+
+A vendor module supplies constants and pure mapping functions plus a thin subclass saying which
+paths to call; `HttpBackend` does HTTP (one pooled `httpx.AsyncClient` per backend), auth headers,
+timeouts, status mapping and decoding, and applies the unified filter to what the vendor returns.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Protocol
+
+import httpx
+import orjson
+
+from gateway import errors
+from gateway.config import BackendSettings
+from gateway.filtering import matches
+from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind
+
+log = logging.getLogger("gateway.backends")
+
+
+class Capability(enum.Enum):
+    READ = "READ"
+    CREATE = "CREATE"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
+    CRM_UPSERT = "CRM_UPSERT"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """Up to `limit` matching contacts from a position.
+
+    `after[k]` is the position that resumes right after `contacts[k]`; `total` is the number of
+    matches in the whole backend when known, else None (never a guess).
+    """
+
+    contacts: list[Contact]
+    after: list[str]
+    total: int | None
+
+
+class Backend(Protocol):
+    """What the resolvers may ask of any backend."""
+
+    name: str
+    vendor: str
+    capabilities: frozenset[Capability]
+
+    async def scan(
+        self, flt: ContactFilter, position: str | None, limit: int, include_merged: bool = False
+    ) -> ScanResult: ...
+
+    async def get(self, native_id: str) -> Contact | None: ...
+
+    async def create(self, changes: ContactChanges) -> Contact: ...
+
+    async def update(self, native_id: str, changes: ContactChanges) -> Contact: ...
+
+    async def delete(self, native_id: str) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def parse_offset(position: str | None, backend: str) -> int:
+    if position is None:
+        return 0
+    try:
+        offset = int(position)
+    except ValueError:
+        offset = -1
+    if offset < 0:
+        raise errors.BadUserInput(f"cursor position for backend '{backend}' is not valid", backend=backend)
+    return offset
+
+
+class HttpBackend(ABC):
+    """Shared base: HTTP, auth, errors and gateway-side filtering for one configured backend."""
+
+    vendor: ClassVar[str]
+    settings_model: ClassVar[type[BackendSettings]]
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.READ})
+    # Human words on write restrictions, shown in `backends { capabilities }` and NOT_SUPPORTED.
+    write_notes: ClassVar[tuple[str, ...]] = ()
+    # What a native id of this vendor looks like; anything else is a malformed id.
+    native_id_pattern: ClassVar[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")
+    # The kinds this vendor's records can have: a filter on other kinds needs no call at all.
+    kinds: ClassVar[frozenset[ContactKind]] = frozenset(ContactKind)
+    # The kinds it can create or change (when it can write at all).
+    writable_kinds: ClassVar[frozenset[ContactKind]] = frozenset({ContactKind.PERSON})
+
+    def __init__(
+        self,
+        name: str,
+        settings: BackendSettings,
+        *,
+        region: str = "US",
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.region = region
+        self.healthy = True
+        self.last_error: str | None = None
+        headers = {"accept": "application/json", **self.auth_headers(), **settings.headers}
+        self.client = httpx.AsyncClient(
+            base_url=settings.url + "/",
+            headers=headers,
+            params=self.base_params(),
+            timeout=settings.timeout_s,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    # ------------------------------------------------------------------ vendor hooks
+
+    @abstractmethod
+    def auth_headers(self) -> dict[str, str]:
+        """Headers carrying this backend's credentials."""
+
+    def base_params(self) -> dict[str, str]:
+        """Query parameters every call carries (a tenant or site id)."""
+        return {}
+
+    @abstractmethod
+    async def get(self, native_id: str) -> Contact | None:
+        """The record with this native id, or None when the vendor does not know it."""
+
+    async def fetch_all(self, flt: ContactFilter) -> list[Contact]:
+        """Every record the vendor returns for `flt` (vendors without paging override this)."""
+        raise NotImplementedError
+
+    async def create(self, changes: ContactChanges) -> Contact:
+        raise self.not_supported("create")
+
+    async def update(self, native_id: str, changes: ContactChanges) -> Contact:
+        raise self.not_supported("update")
+
+    async def delete(self, native_id: str) -> None:
+        raise self.not_supported("delete")
+
+    # ------------------------------------------------------------------ shared behaviour
+
+    async def scan(
+        self, flt: ContactFilter, position: str | None, limit: int, include_merged: bool = False
+    ) -> ScanResult:
+        """Default for vendors without paging: the whole list once, filtered, sliced by offset."""
+        if not self.could_match(flt):
+            return ScanResult([], [], 0)
+        offset = parse_offset(position, self.name)
+        everything = [c for c in await self.fetch_all(flt) if self.listed(c, flt, include_merged)]
+        window = everything[offset : offset + limit]
+        after = [str(offset + k + 1) for k in range(len(window))]
+        return ScanResult(window, after, len(everything))
+
+    def listed(self, contact: Contact, flt: ContactFilter, include_merged: bool) -> bool:
+        """Whether a list shows this record. Merged-away records are left out of unfiltered
+        lists; with a filter they stay, so the resolver can put their survivor in their place."""
+        if not matches(contact, flt, self.region):
+            return False
+        return include_merged or contact.merged_into_native_id is None or not flt.is_empty()
+
+    def check_native_id(self, native_id: str) -> None:
+        """Refuse an id this vendor could never have issued, before any call goes out."""
+        if not self.native_id_pattern.match(native_id):
+            raise errors.BadUserInput(
+                f"'{native_id}' is not a valid {self.vendor} id for backend '{self.name}'",
+                backend=self.name,
+                fields={"id": "malformed"},
+            )
+
+    def could_match(self, flt: ContactFilter) -> bool:
+        return flt.kinds is None or not flt.kinds.isdisjoint(self.kinds)
+
+    def map_one(self, record: Mapping[str, Any], mapper: Callable[[Mapping[str, Any], str], Contact]) -> Contact | None:
+        """Map a record, or None (logged) when it has no id: a record nobody can address."""
+        if text(record.get("id")) is None:
+            log.warning("backend %s: skipped a record without an id", self.name)
+            return None
+        return mapper(record, self.name)
+
+    def map_all(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        mapper: Callable[[Mapping[str, Any], str], Contact],
+    ) -> list[Contact]:
+        return [c for c in (self.map_one(r, mapper) for r in records) if c is not None]
+
+    def parse_page_position(self, position: str | None, first_page: int) -> tuple[int, int]:
+        """A paged vendor's position "pageIndex:skip"."""
+        if position is None:
+            return first_page, 0
+        page, sep, skip = position.partition(":")
+        if sep and page.isdigit() and skip.isdigit() and int(page) >= first_page:
+            return int(page), int(skip)
+        raise errors.BadUserInput(f"cursor position for backend '{self.name}' is not valid", backend=self.name)
+
+    def not_supported(self, operation: str) -> errors.NotSupported:
+        can = sorted(c.value for c in self.capabilities)
+        notes = "; ".join(self.write_notes)
+        return errors.NotSupported(
+            f"backend '{self.name}' ({self.vendor}) cannot {operation} contacts;"
+            f" it supports {', '.join(can)}" + (f" ({notes})" if notes else ""),
+            backend=self.name,
+            details={"capabilities": can},
+        )
+
+    async def read(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET a JSON document from the vendor (the one seam for reads)."""
+        return await self._send("GET", path, params=params)
+
+    async def read_or_none(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Like `read`, but a 404 means "no such record" and gives None."""
+        try:
+            return await self.read(path, params)
+        except errors.NotFound:
+            return None
+
+    async def write(self, method: str, path: str, body: Any = None, params: Mapping[str, Any] | None = None) -> Any:
+        """Send a write; never retried, since a vendor may have applied it already."""
+        return await self._send(method, path, params=params, body=body)
+
+    async def _send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None) -> Any:
+        is_write = method != "GET"
+        try:
+            response = await self.client.request(
+                method,
+                path,
+                params=_clean_params(params),
+                content=None if body is None else orjson.dumps(body),
+                headers={"content-type": "application/json"} if body is not None else None,
+            )
+        except httpx.RequestError as exc:
+            raise errors.error_for_transport(exc, self.name, write=is_write) from None
+        if response.status_code >= 400:
+            raise errors.error_for_status(
+                response.status_code,
+                self.name,
+                errors.vendor_message(_json_or_none(response.content)),
+                write=is_write,
+            )
+        if response.status_code == 204 or not response.content.strip():
+            return None
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise errors.bad_response(self.name, "the body is not JSON") from None
+
+    def expect_list(self, payload: Any, key: str | None = None) -> list[Mapping[str, Any]]:
+        """The list of records in `payload` (or under `key`), or BACKEND_BAD_RESPONSE."""
+        items = payload.get(key) if key is not None and isinstance(payload, Mapping) else payload
+        if not isinstance(items, list):
+            raise errors.bad_response(self.name, f"expected a list{f' under {key!r}' if key else ''}")
+        return [item for item in items if isinstance(item, Mapping)]
+
+    def expect_record(self, payload: Any) -> Mapping[str, Any]:
+        if not isinstance(payload, Mapping):
+            raise errors.bad_response(self.name, "expected a JSON object")
+        return payload
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _clean_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if not params:
+        return None
+    cleaned: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        cleaned[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return cleaned
+
+
+def _json_or_none(content: bytes) -> Any:
+    try:
+        return orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
+        return None
+
+
+def text(value: Any) -> str | None:
+    """A vendor field as a trimmed string, or None when absent, empty or not text-like."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return str(value)
+    return None
+
+
+def texts(*values: Any) -> list[str]:
+    """The non-empty, distinct strings among `values`, in order."""
+    seen: list[str] = []
+    for value in values:
+        item = text(value)
+        if item is not None and item not in seen:
+            seen.append(item)
+    return seen
+
+
+def flag(value: Any) -> bool | None:
+    """A vendor boolean that may arrive as a bool, 0/1 or "true"/"false"."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    return None
+
+
+def first_of(values: Sequence[Any]) -> Any:
+    return values[0] if values else None
+
+
+def timestamp(value: Any) -> datetime | None:
+    """An ISO 8601 vendor time; a time without a zone is taken as UTC; garbage gives None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,221 @@
+"""Comm100 Live Chat v4 contacts: `global/contacts` under a base such as `https://api15.comm100.io/v4`.
+
+GUID ids; records may carry `mergeToContactId` (null or the all-zero GUID mean "not merged").
+Lists page with `pageIndex`/`pageSize` (1-based) until `nextPage` is null.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import httpx
+from pydantic import SecretStr, model_validator
+
+from gateway.backends.base import Capability, HttpBackend, ScanResult, text, texts, timestamp
+from gateway.config import BackendSettings
+from gateway.model import (
+    ZERO_GUID,
+    Address,
+    Contact,
+    ContactFilter,
+    ContactIdentity,
+    ContactKind,
+)
+
+VENDOR = "comm100"
+LIST_PATH = "global/contacts"
+RECORD_PATH = "global/contacts/{id}"
+INCLUDE_IDENTITIES = {"include": "contactIdentity"}
+PARAM_KEYWORDS = "contactKeywords"
+PARAM_IDENTITY_TYPE = "contactIdentityType"
+PARAM_IDENTITY_VALUE = "contactIdentityValue"
+PARAM_PAGE_INDEX = "pageIndex"
+PARAM_PAGE_SIZE = "pageSize"
+FIRST_PAGE = 1
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+EMAIL_IDENTITY_TYPES = {"email"}
+PHONE_IDENTITY_TYPES = {"phone", "sms", "whatsapp", "voice"}
+_LOOKS_LIKE_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Comm100Settings(BackendSettings):
+    vendor: Literal["comm100"]
+    token: SecretStr | None = None
+    email: str | None = None
+    api_key: SecretStr | None = None
+    site_id: int | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_authenticate(self) -> Comm100Settings:
+        basic = self.email is not None or self.api_key is not None
+        if self.token is None and not basic:
+            raise ValueError("needs either token, or email and api_key")
+        if self.token is not None and basic:
+            raise ValueError("give either token, or email and api_key, not both")
+        if basic and (self.email is None or self.api_key is None):
+            raise ValueError("email and api_key go together")
+        return self
+
+
+# ---------------------------------------------------------------------------- pure mapping
+
+
+def merge_target(value: Any) -> str | None:
+    """The id a record was merged into; null, empty and the all-zero GUID mean "not merged"."""
+    target = text(value)
+    if target is None or target == ZERO_GUID:
+        return None
+    return target
+
+
+def to_identity(record: Mapping[str, Any]) -> ContactIdentity:
+    return ContactIdentity(
+        type=text(record.get("contactIdentityType")) or "Unknown",
+        value=text(record.get("value")),
+        name=text(record.get("name")),
+        screen_name=text(record.get("screenName")),
+        avatar_url=text(record.get("avatarUrl")),
+        url=text(record.get("originalContactPageUrl")) or text(record.get("infoUrl")),
+    )
+
+
+def to_contact(record: Mapping[str, Any], backend: str) -> Contact:
+    """Map one Comm100 contact (as listed or fetched) into the unified shape."""
+    raw_identities = record.get("contactIdentities")
+    identities = [
+        to_identity(i) for i in (raw_identities if isinstance(raw_identities, list) else []) if isinstance(i, Mapping)
+    ]
+    by_type = [(i.type.casefold(), i.value) for i in identities if i.value]
+    mailing = text(record.get("mailingAddress"))
+    # Comm100's own sample puts an email address in mailingAddress: treat it as the email it is.
+    mailing_is_email = mailing is not None and bool(_LOOKS_LIKE_EMAIL.match(mailing))
+    address = Address(
+        line1=None if mailing_is_email else mailing,
+        city=text(record.get("city")),
+        region=text(record.get("stateOrProvince")),
+        postal_code=text(record.get("postalOrZipCode")),
+        country=text(record.get("countryOrRegion")),
+    )
+    first, last = text(record.get("firstName")), text(record.get("lastName"))
+    return Contact(
+        backend=backend,
+        vendor=VENDOR,
+        native_id=str(text(record.get("id"))),
+        kind=ContactKind.PERSON,
+        display_name=text(record.get("name")) or " ".join(texts(first, last)) or None,
+        first_name=first,
+        last_name=last,
+        emails=texts(
+            *(v for t, v in by_type if t in EMAIL_IDENTITY_TYPES),
+            mailing if mailing_is_email else None,
+        ),
+        phones=texts(record.get("phone"), *(v for t, v in by_type if t in PHONE_IDENTITY_TYPES)),
+        fax=text(record.get("fax")),
+        description=text(record.get("description")),
+        company=text(record.get("company")),
+        title=text(record.get("title")),
+        alias=text(record.get("alias")),
+        address=None if address.is_empty() else address,
+        identities=identities,
+        created_at=timestamp(record.get("createTime")),
+        updated_at=timestamp(record.get("lastUpdatedTime")),
+        merged_into_native_id=merge_target(record.get("mergeToContactId")),
+        raw=dict(record),
+    )
+
+
+def pushdown(flt: ContactFilter) -> dict[str, str]:
+    """Vendor parameters that narrow a list without ever dropping a record `flt` would keep.
+
+    `contactKeywords` searches name, company and alias by substring, so it can stand in for an
+    exact company match but not for `search` (which also covers emails).
+    """
+    params: dict[str, str] = {}
+    if flt.email is not None:
+        params[PARAM_IDENTITY_TYPE] = "Email"
+        params[PARAM_IDENTITY_VALUE] = flt.email.strip()
+    if flt.company is not None:
+        params[PARAM_KEYWORDS] = flt.company.strip()
+    return params
+
+
+def page_after(next_page: Any, current: int) -> int | None:
+    """The page index `nextPage` names (an absolute URL), or None at the end."""
+    if not isinstance(next_page, str) or not next_page.strip():
+        return None
+    try:
+        named = httpx.URL(next_page).params.get(PARAM_PAGE_INDEX)
+        return int(named) if named is not None else current + 1
+    except (ValueError, httpx.InvalidURL):
+        return current + 1
+
+
+# ---------------------------------------------------------------------------- the backend
+
+
+class Comm100Backend(HttpBackend):
+    vendor = VENDOR
+    settings_model = Comm100Settings
+    capabilities = frozenset({Capability.READ, Capability.CREATE, Capability.UPDATE, Capability.DELETE})
+    native_id_pattern = GUID
+    kinds = frozenset({ContactKind.PERSON})
+    settings: Comm100Settings
+
+    def auth_headers(self) -> dict[str, str]:
+        s = self.settings
+        if s.token is not None:
+            return {"authorization": f"Bearer {s.token.get_secret_value()}"}
+        assert s.email is not None and s.api_key is not None
+        pair = f"{s.email}:{s.api_key.get_secret_value()}".encode()
+        return {"authorization": f"Basic {base64.b64encode(pair).decode()}"}
+
+    def base_params(self) -> dict[str, str]:
+        return {} if self.settings.site_id is None else {"siteId": str(self.settings.site_id)}
+
+    async def get(self, native_id: str) -> Contact | None:
+        self.check_native_id(native_id)
+        payload = await self.read_or_none(RECORD_PATH.format(id=native_id), INCLUDE_IDENTITIES)
+        if payload is None:
+            return None
+        return self.map_one(self.expect_record(payload), to_contact)
+
+    async def scan(
+        self, flt: ContactFilter, position: str | None, limit: int, include_merged: bool = False
+    ) -> ScanResult:
+        """Walk vendor pages from `position` ("pageIndex:skip") until `limit` matches are found
+        and one more proves there is a next page, or the list ends."""
+        if not self.could_match(flt):
+            return ScanResult([], [], 0)
+        page_index, skip = self.parse_page_position(position, FIRST_PAGE)
+        from_start = position is None
+        params = {**pushdown(flt), **INCLUDE_IDENTITIES, PARAM_PAGE_SIZE: self.settings.page_size}
+        found: list[Contact] = []
+        after: list[str] = []
+        beyond = 0  # matches past `limit`, counted while their page is in hand anyway
+        vendor_total: int | None = None
+        while True:
+            payload = await self.read(LIST_PATH, {**params, PARAM_PAGE_INDEX: page_index})
+            records = self.expect_list(payload, "contacts")
+            if isinstance(payload.get("total"), int):
+                vendor_total = payload["total"]
+            for offset in range(skip, len(records)):
+                contact = self.map_one(records[offset], to_contact)
+                if contact is None or not self.listed(contact, flt, include_merged):
+                    continue
+                if len(found) < limit:
+                    found.append(contact)
+                    after.append(f"{page_index}:{offset + 1}")
+                else:
+                    beyond += 1
+            following = page_after(payload.get("nextPage"), page_index)
+            if following is None or not records:
+                # The whole rest of the list was read: the count is exact from the start.
+                total = len(found) + beyond if from_start else None
+                return ScanResult(found, after, total)
+            if beyond:
+                exact = flt.is_empty() and include_merged
+                return ScanResult(found, after, vendor_total if exact else None)
+            page_index, skip = following, 0

@@ -1,0 +1,14 @@
+"""The vendors the gateway knows, by their config key; the only place that lists them."""
+
+from __future__ import annotations
+
+from gateway.backends.base import HttpBackend
+from gateway.backends.comm100 import Comm100Backend
+from gateway.config import BackendSettings
+
+VENDORS: dict[str, type[HttpBackend]] = {backend.vendor: backend for backend in (Comm100Backend,)}
+
+
+def settings_models() -> dict[str, type[BackendSettings]]:
+    """Each vendor's settings model, for `gateway.config.load_config`."""
+    return {key: backend.settings_model for key, backend in VENDORS.items()}

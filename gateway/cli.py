@@ -1,0 +1,105 @@
+"""`contact-gateway`: serve, demo, check-config, print-schema. Thin: parse, build, hand over."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from gateway.config import ConfigError, GatewaySettings, load_config
+
+EXIT_CONFIG = 2
+
+
+def _load(path: str) -> GatewaySettings:
+    from gateway.backends.registry import settings_models
+
+    return load_config(path, settings_models())
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _load(args.file)
+    names = ", ".join(f"{n} ({b.vendor})" for n, b in settings.backends.items()) or "none"
+    print(f"OK: {args.file}: backends {names}")
+    return 0
+
+
+def cmd_print_schema(args: argparse.Namespace) -> int:
+    from schema import build_schema
+
+    print(build_schema().as_str())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gateway.app import create_app
+    from gateway.serving import bind, is_loopback, make_server
+
+    settings = _load(args.config)
+    if not settings.auth.api_keys and not is_loopback(args.host):
+        print(
+            f"WARNING: serving on {args.host} with no auth.api_keys configured: anyone who can"
+            " reach this address can read and change contacts.",
+            file=sys.stderr,
+        )
+    sock = bind(args.host, args.port)
+    server = make_server(create_app(settings), log_level="info")
+    print(
+        f"contact-gateway: serving on http://{args.host}:{sock.getsockname()[1]}/graphql",
+        flush=True,
+    )
+    asyncio.run(server.serve(sockets=[sock]))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gateway.demo import main as demo_main
+
+    demo_main(args.host, args.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="contact-gateway",
+        description="One GraphQL Contact API in front of your contact-center backends.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the gateway with a config file")
+    serve.add_argument("--config", required=True, help="the gateway.yaml to use")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+    demo = sub.add_parser("demo", help="start simulated vendors and the gateway in front of them")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(func=cmd_demo)
+    check = sub.add_parser("check-config", help="validate a config file and say what is wrong")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_check_config)
+    printer = sub.add_parser("print-schema", help="print the GraphQL SDL")
+    printer.set_defaults(func=cmd_print_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print("config refused:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:
+        print(f"contact-gateway: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""The gateway's settings: YAML with `${ENV}` secrets, validated once at start into typed models.
+
+A bad config is refused as a whole with every problem as `path.of.key: why`, never a traceback.
+Vendor-specific settings models are handed in (see `gateway.backends.registry`), so this module
+knows YAML and validation and nothing of vendors or HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_BACKEND_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+
+
+class ConfigError(Exception):
+    """The config cannot be used; `problems` holds one `path: reason` line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CorsSettings(_Strict):
+    allow_origins: list[str] = Field(default_factory=list)
+    allow_methods: list[str] = Field(default_factory=lambda: ["GET", "POST"])
+    allow_headers: list[str] = Field(default_factory=lambda: ["authorization", "content-type"])
+    allow_credentials: bool = False
+    max_age: int = Field(default=600, ge=0)
+
+
+class ServerSettings(_Strict):
+    graphiql: bool = True
+    introspection: bool = True
+    max_depth: int = Field(default=12, ge=1, le=100)
+    max_aliases: int = Field(default=30, ge=1)
+    max_page_size: int = Field(default=500, ge=1, le=10_000)
+    max_query_bytes: int = Field(default=100_000, ge=100)
+    max_batch_size: int = Field(default=10, ge=1)
+    deadline_s: float = Field(default=20.0, gt=0)
+    merge_hop_limit: int = Field(default=10, ge=1, le=100)
+    default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+    cors: CorsSettings = Field(default_factory=CorsSettings)
+
+
+class ApiKeySettings(_Strict):
+    name: str = Field(min_length=1)
+    key: SecretStr
+    backends: list[str] | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _key_long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 8:
+            raise ValueError("an API key needs at least 8 characters")
+        return value
+
+
+class AuthSettings(_Strict):
+    api_keys: list[ApiKeySettings] = Field(default_factory=list)
+
+
+class CacheSettings(_Strict):
+    url: str = "memory://"
+    ttl_s: float = Field(default=60.0, ge=0)
+    stale_s: float = Field(default=300.0, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not (value.startswith("memory://") or value.startswith("redis://")):
+            raise ValueError("must start with memory:// or redis://")
+        return value
+
+
+def check_url(value: str) -> str:
+    """Accept only absolute http(s) URLs; the message is what users see in `path: not a URL`."""
+    try:
+        url = httpx.URL(value)
+    except Exception as exc:  # httpx raises several types for malformed input
+        raise ValueError("not a URL") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("not a URL")
+    return value.rstrip("/")
+
+
+class BackendSettings(_Strict):
+    """What every backend takes; each vendor module subclasses it with its own credentials."""
+
+    vendor: str
+    url: str
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    ttl_s: float | None = Field(default=None, ge=0)
+    stale_s: float | None = Field(default=None, ge=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+    page_size: int = Field(default=50, ge=1, le=1000)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_url(value)
+
+    def credential_fingerprint(self) -> str:
+        """A hash naming whose data this is (URL, tenant, credentials), never the secret itself."""
+        parts: list[str] = []
+        for name in sorted(type(self).model_fields):
+            if name in ("timeout_s", "ttl_s", "stale_s", "page_size"):
+                continue
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            parts.append(f"{name}={value!r}")
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+    def secrets(self) -> list[str]:
+        """Every secret value in this backend's settings (for redaction checks)."""
+        found = [
+            v.get_secret_value()
+            for v in (getattr(self, n) for n in type(self).model_fields)
+            if isinstance(v, SecretStr)
+        ]
+        found += [v for k, v in self.headers.items() if k.lower() in _SECRET_HEADERS]
+        return [s for s in found if s]
+
+
+_SECRET_HEADERS = {"authorization", "x-api-key", "proxy-authorization", "cookie"}
+
+
+class GatewaySettings(_Strict):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    backends: dict[str, BackendSettings] = Field(default_factory=dict)
+
+    def ttl_for(self, backend: str) -> float:
+        own = self.backends[backend].ttl_s
+        return self.cache.ttl_s if own is None else own
+
+    def stale_for(self, backend: str) -> float:
+        own = self.backends[backend].stale_s
+        return self.cache.stale_s if own is None else own
+
+    def secrets(self) -> list[str]:
+        found = [k.key.get_secret_value() for k in self.auth.api_keys]
+        for backend in self.backends.values():
+            found += backend.secrets()
+        return found
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(
+    path: str | Path,
+    vendors: Mapping[str, type[BackendSettings]],
+    env: Mapping[str, str] | None = None,
+) -> GatewaySettings:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the file ({exc.strerror or exc})"]) from None
+    return parse_config(text, vendors, env)
+
+
+def parse_config(
+    text: str,
+    vendors: Mapping[str, type[BackendSettings]],
+    env: Mapping[str, str] | None = None,
+) -> GatewaySettings:
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+        raise ConfigError([f"<file>: not valid YAML{at}"]) from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigError(["<file>: the top level must be a mapping of sections"])
+    problems: list[str] = []
+    document = _substitute_env(document, os.environ if env is None else env, (), problems)
+    settings = _validate(document, vendors, problems)
+    if problems or settings is None:
+        raise ConfigError(problems or ["<file>: invalid"])
+    return settings
+
+
+def _substitute_env(node: Any, env: Mapping[str, str], path: tuple[str, ...], problems: list[str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _substitute_env(v, env, (*path, str(k)), problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute_env(v, env, (*path, str(i)), problems) for i, v in enumerate(node)]
+    if not isinstance(node, str) or "${" not in node:
+        return node
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        problems.append(f"{_dotted(path)}: environment variable {name} is not set")
+        return ""
+
+    return _ENV_REF.sub(replace, node)
+
+
+def _validate(
+    document: dict[str, Any], vendors: Mapping[str, type[BackendSettings]], problems: list[str]
+) -> GatewaySettings | None:
+    raw_backends = document.get("backends") or {}
+    backends: dict[str, BackendSettings] = {}
+    if not isinstance(raw_backends, dict):
+        problems.append("backends: must be a mapping of backend name to settings")
+        raw_backends = {}
+    for name, raw in raw_backends.items():
+        checked = _validate_backend(str(name), raw, vendors, problems)
+        if checked is not None:
+            backends[str(name)] = checked
+    rest = {k: v for k, v in document.items() if k != "backends"}
+    try:
+        settings = GatewaySettings.model_validate(rest)
+    except ValidationError as exc:
+        problems.extend(_format(exc, ()))
+        return None
+    for i, api_key in enumerate(settings.auth.api_keys):
+        for scoped in api_key.backends or []:
+            if scoped not in raw_backends:
+                problems.append(
+                    f"auth.api_keys.{i}.backends: unknown backend '{scoped}'"
+                    f" (configured: {', '.join(raw_backends) or 'none'})"
+                )
+    keys = [k.key.get_secret_value() for k in settings.auth.api_keys]
+    if len(set(keys)) != len(keys):
+        problems.append("auth.api_keys: two entries share the same key")
+    return settings.model_copy(update={"backends": backends})
+
+
+def _validate_backend(
+    name: str, raw: Any, vendors: Mapping[str, type[BackendSettings]], problems: list[str]
+) -> BackendSettings | None:
+    where = f"backends.{name}"
+    if not _BACKEND_NAME.match(name):
+        problems.append(f"{where}: a backend name is letters, digits, '-' or '_', starting with a letter")
+        return None
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: must be a mapping of settings")
+        return None
+    vendor = raw.get("vendor")
+    known = ", ".join(sorted(vendors))
+    if vendor is None:
+        problems.append(f"{where}.vendor: required (known: {known})")
+        return None
+    model = vendors.get(str(vendor))
+    if model is None:
+        problems.append(f"{where}.vendor: unknown vendor '{vendor}' (known: {known})")
+        return None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_format(exc, ("backends", name)))
+        return None
+
+
+def _format(exc: ValidationError, prefix: tuple[str, ...]) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = (*prefix, *(str(p) for p in err["loc"]))
+        if err["type"] == "extra_forbidden":
+            reason = "unknown key"
+        elif err["type"] == "missing":
+            reason = "required"
+        else:
+            reason = str(err["msg"]).removeprefix("Value error, ")
+        lines.append(f"{_dotted(loc)}: {reason}")
+    return lines
+
+
+def _dotted(path: tuple[str, ...]) -> str:
+    return ".".join(path) or "<file>"

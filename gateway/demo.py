@@ -1,0 +1,57 @@
+"""`contact-gateway demo`: every simulator on a loopback port and the gateway in front of them.
+
+No config, no network, no credentials: the demo's settings are built here and point at the
+simulators, which hold the sample data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import orjson
+
+from gateway.app import create_app
+from gateway.backends.registry import settings_models
+from gateway.config import GatewaySettings, parse_config
+from gateway.serving import bind, make_server, serve_with_sides
+from gateway.simulators.registry import DEMO_BACKENDS, Simulator
+
+
+def demo_settings(roots: dict[str, str], extra: dict[str, Any] | None = None) -> GatewaySettings:
+    """Settings with one backend per simulator; `roots` maps backend name to `http://host:port`."""
+    document: dict[str, Any] = {
+        "server": {"graphiql": True},
+        "cache": {"url": "memory://", "ttl_s": 30},
+        "backends": {b.name: b.settings(roots[b.name]) for b in DEMO_BACKENDS if b.name in roots},
+        **(extra or {}),
+    }
+    # JSON is YAML: the demo goes through the same validation as any config file.
+    return parse_config(orjson.dumps(document).decode(), settings_models(), env={})
+
+
+def start_simulators() -> dict[str, Simulator]:
+    return {b.name: b.make() for b in DEMO_BACKENDS}
+
+
+async def run_demo(host: str = "127.0.0.1", port: int = 8000, out: Any = sys.stdout) -> None:
+    simulators = start_simulators()
+    sides = []
+    roots = {}
+    for name, simulator in simulators.items():
+        sock = bind(host, 0)
+        roots[name] = f"http://{host}:{sock.getsockname()[1]}"
+        sides.append((make_server(simulator.app, side=True), sock))
+    app = create_app(demo_settings(roots))
+    main_socket = bind(host, port)
+    url = f"http://{host}:{main_socket.getsockname()[1]}/graphql"
+    print(f"contact-gateway demo: {len(simulators)} simulated vendors", file=out)
+    for name, root in roots.items():
+        print(f"  backend {name:<8} -> simulator at {root}", file=out)
+    print(f"\nGraphiQL: {url}\n(open it in a browser; Ctrl-C stops the demo)", file=out, flush=True)
+    await serve_with_sides(make_server(app), main_socket, sides)
+
+
+def main(host: str, port: int) -> None:
+    asyncio.run(run_demo(host, port))

@@ -1,0 +1,131 @@
+"""Run one GraphQL operation against the schema and shape the response the contract promises.
+
+Every error leaves here as `{message, locations?, path?, extensions: {code, backend?...}}`.
+Gateway errors keep their code and message; parse and validation errors get the usual GraphQL
+codes; anything unexpected is logged with the request id and masked as INTERNAL_SERVER_ERROR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from gateway import errors
+from gateway.runtime import Gateway
+from resolvers.context import RequestContext
+
+log = logging.getLogger("gateway.execution")
+
+INTERNAL = "INTERNAL_SERVER_ERROR"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A response body, and whether execution started (`data` present) at all."""
+
+    body: dict[str, Any]
+    has_data: bool
+    operation_not_allowed: bool = False
+
+
+def error_entry(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    original = error.original_error
+    message = error.message
+    if isinstance(original, errors.GatewayError):
+        extensions = original.extensions()
+        message = original.message
+    elif isinstance(error, GraphQLSyntaxError):
+        extensions = {"code": "GRAPHQL_PARSE_FAILED"}
+    elif original is None and not error.path:
+        code = "BAD_USER_INPUT" if message.startswith("Variable '$") else "GRAPHQL_VALIDATION_FAILED"
+        extensions = {"code": code}
+    else:
+        if original is not None:
+            log.error(
+                "request %s: unexpected error",
+                request_id,
+                exc_info=(type(original), original, original.__traceback__),
+            )
+        else:
+            log.error("request %s: %s at %s", request_id, message, error.path)
+        message = "Internal server error"
+        extensions = {"code": INTERNAL, "requestId": request_id}
+    entry: dict[str, Any] = {"message": message}
+    if error.locations:
+        entry["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path:
+        entry["path"] = list(error.path)
+    entry["extensions"] = extensions
+    return entry
+
+
+def request_error(error: errors.GatewayError) -> dict[str, Any]:
+    """A whole-request failure (no execution happened), shaped like any GraphQL error."""
+    return {"errors": [{"message": error.message, "extensions": error.extensions()}]}
+
+
+async def execute(
+    schema: strawberry.Schema,
+    gateway: Gateway,
+    query: str | None,
+    variables: dict[str, Any] | None = None,
+    operation_name: str | None = None,
+    *,
+    scope: frozenset[str] | None = None,
+    request_id: str = "-",
+    allowed: Iterable[OperationType] | None = None,
+) -> Outcome:
+    """Execute under the gateway's whole-request deadline; never raises."""
+    context = RequestContext(gateway=gateway, scope=scope, request_id=request_id)
+    deadline = gateway.settings.server.deadline_s
+    try:
+        async with asyncio.timeout(deadline):
+            result = await schema.execute(
+                query,
+                variable_values=variables,
+                context_value=context,
+                operation_name=operation_name,
+                allowed_operation_types=allowed,
+            )
+    except InvalidOperationTypeError:
+        return Outcome(
+            request_error(errors.BadUserInput("this operation type is not allowed with GET; use POST")),
+            has_data=False,
+            operation_not_allowed=True,
+        )
+    except CannotGetOperationTypeError:
+        return Outcome(
+            request_error(
+                errors.BadUserInput(f"the document has no operation named '{operation_name}'")
+                if operation_name
+                else errors.BadUserInput("the document has several operations: give operationName")
+            ),
+            has_data=False,
+        )
+    except TimeoutError:
+        error = errors.BackendTimeout(
+            f"the request did not finish within the {deadline:g} s deadline (server.deadline_s)"
+        )
+        return Outcome({"data": None, **request_error(error)}, has_data=True)
+    body: dict[str, Any] = {}
+    if result.errors:
+        body["errors"] = [error_entry(e, request_id) for e in result.errors]
+    executed = result.data is not None or not _is_request_error(result.errors)
+    if executed:  # the spec: no `data` entry when the request failed before execution
+        body["data"] = result.data
+    if result.extensions:
+        body["extensions"] = result.extensions
+    return Outcome(body, has_data=executed)
+
+
+def _is_request_error(found: list[GraphQLError] | None) -> bool:
+    """Errors before execution (parse, validation, variables) carry no path."""
+    return bool(found) and all(not e.path and e.original_error is None for e in found or [])

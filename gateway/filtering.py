@@ -1,0 +1,79 @@
+"""What a `ContactFilter` means, applied by the gateway itself so it means the same on every vendor.
+
+Emails compare case-folded and trimmed; phones compare as E.164 (`phonenumbers`, with a default
+region for numbers written without a country code); names and company compare case-insensitively;
+`search` is a case-insensitive substring of names, company, alias or any email.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import phonenumbers
+
+from gateway.model import Contact, ContactFilter
+
+
+def normalize_email(value: str) -> str:
+    return value.strip().casefold()
+
+
+@lru_cache(maxsize=4096)
+def normalize_phone(value: str, region: str = "US") -> str | None:
+    """E.164 form of a phone number, or None when it cannot be read as one."""
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _same_text(a: str | None, b: str) -> bool:
+    return a is not None and a.strip().casefold() == b.strip().casefold()
+
+
+def matches(contact: Contact, flt: ContactFilter, region: str = "US") -> bool:
+    """True when `contact` satisfies every field of `flt`."""
+    if flt.kinds is not None and contact.kind not in flt.kinds:
+        return False
+    if flt.first_name is not None and not _same_text(contact.first_name, flt.first_name):
+        return False
+    if flt.last_name is not None and not _same_text(contact.last_name, flt.last_name):
+        return False
+    if flt.company is not None and not _same_text(contact.company, flt.company):
+        return False
+    if flt.email is not None:
+        wanted = normalize_email(flt.email)
+        if not any(normalize_email(e) == wanted for e in contact.emails):
+            return False
+    if flt.phone is not None:
+        wanted_phone = normalize_phone(flt.phone, region)
+        if wanted_phone is None:
+            return False
+        if not any(normalize_phone(p, region) == wanted_phone for p in contact.phones):
+            return False
+    if flt.external_id is not None:
+        system, value = flt.external_id.system, flt.external_id.value
+        if not any(
+            (system is None or _same_text(x.system, system)) and (value is None or x.value == value)
+            for x in contact.external_ids
+        ):
+            return False
+    if flt.search is not None:
+        needle = flt.search.strip().casefold()
+        haystack = [
+            contact.display_name,
+            contact.first_name,
+            contact.last_name,
+            contact.company,
+            contact.alias,
+            *contact.emails,
+        ]
+        if needle and not any(h is not None and needle in h.casefold() for h in haystack):
+            return False
+    return True

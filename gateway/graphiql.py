@@ -1,0 +1,117 @@
+"""GraphiQL served by the gateway itself, with no CDN: analysts may be offline or behind a proxy.
+
+The JavaScript and CSS come from the installed `graphene-django-graphiql-static` package (read
+through importlib.resources, nothing copied into this repository); the HTML page around them is
+ours and starts GraphiQL with the Explorer plugin and an example query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+ASSET_PACKAGE = "graphene_django_graphiql_static"
+ASSET_DIR = ("static", "graphene_django_graphiql_static")
+ASSETS = {
+    "graphiql.min.css": "text/css",
+    "style.css": "text/css",
+    "react.production.min.js": "text/javascript",
+    "react-dom.production.min.js": "text/javascript",
+    "graphiql.min.js": "text/javascript",
+    "graphiql-plugin-explorer.umd.js": "text/javascript",
+}
+STATIC_PREFIX = "/graphiql/static"
+
+DEFAULT_QUERY = """# Welcome to contact-gateway. Press the play button (or Ctrl-Enter) to run a query.
+#
+# Contact ids are readable: <backend>:<nativeId>. Try contact(id: "...") with one you see below.
+
+query FirstContacts {
+  contacts(first: 10) {
+    totalCount
+    edges {
+      node {
+        id
+        backend
+        vendor
+        kind
+        displayName
+        emails
+        phones
+        identities { type value }
+        mergedIntoId
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+  backends { name vendor healthy capabilities }
+}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    media_type: str
+    etag: str
+
+
+@cache
+def asset(name: str) -> Asset | None:
+    """One GraphiQL file from the installed package, or None when it is not one we serve."""
+    media_type = ASSETS.get(name)
+    if media_type is None:
+        return None
+    body = resources.files(ASSET_PACKAGE).joinpath(*ASSET_DIR, name).read_bytes()
+    return Asset(body, media_type, '"' + hashlib.sha256(body).hexdigest()[:20] + '"')
+
+
+def page(endpoint: str = "/graphql", default_query: str = DEFAULT_QUERY) -> str:
+    """The GraphiQL HTML page; every script and style is served by the gateway."""
+    css = "".join(f'<link rel="stylesheet" href="{STATIC_PREFIX}/{n}">' for n, t in ASSETS.items() if t == "text/css")
+    scripts = "".join(
+        f'<script src="{STATIC_PREFIX}/{n}"></script>' for n, t in ASSETS.items() if t == "text/javascript"
+    )
+    settings = json.dumps({"endpoint": endpoint, "defaultQuery": default_query}).replace("</", "<\\/")
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>contact-gateway · GraphiQL</title>
+<style>html, body, #graphiql {{ height: 100%; margin: 0; overflow: hidden; width: 100%; }}</style>
+{css}
+</head>
+<body>
+<div id="graphiql">Loading GraphiQL…</div>
+{scripts}
+<script>
+(function () {{
+  var settings = {settings};
+  var fetcher = GraphiQL.createFetcher({{ url: settings.endpoint }});
+  var storedKey = "graphiql:query";
+  function App() {{
+    var initial = window.localStorage.getItem(storedKey) || settings.defaultQuery;
+    var state = React.useState(initial);
+    var query = state[0], setQuery = state[1];
+    var explorer = GraphiQLPluginExplorer.useExplorerPlugin({{
+      query: query, onEdit: setQuery, showAttribution: false
+    }});
+    return React.createElement(GraphiQL, {{
+      fetcher: fetcher,
+      query: query,
+      onEditQuery: setQuery,
+      plugins: [explorer],
+      defaultEditorToolsVisibility: true,
+      shouldPersistHeaders: false
+    }});
+  }}
+  ReactDOM.render(React.createElement(App), document.getElementById("graphiql"));
+}})();
+</script>
+</body>
+</html>
+"""

@@ -1,0 +1,203 @@
+"""GraphQL over HTTP, per the GraphQL-over-HTTP specification.
+
+POST with `application/json` bodies, GET with query parameters (queries only: a mutation over
+GET is 405). Responses are `application/graphql-response+json` when the client accepts it (then a
+request that failed before execution is 400) or `application/json` (then 200 for any well-formed
+request). A browser asking for HTML gets GraphiQL. Clients authenticate with
+`Authorization: Bearer <key>` when API keys are configured.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import uuid
+from typing import Any
+
+import orjson
+import strawberry
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.types.graphql import OperationType
+
+from gateway import errors, graphiql
+from gateway.config import ApiKeySettings
+from gateway.execution import Outcome, execute, request_error
+from gateway.runtime import Gateway
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class BadRequest(Exception):
+    def __init__(self, error: errors.GatewayError, status: int = 400, headers: dict[str, str] | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.status = status
+        self.headers = headers or {}
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The response media type for this Accept header, or None when we can offer none of it."""
+    if not accept or not accept.strip():
+        return JSON
+    offers: list[tuple[float, int, str]] = []
+    for index, part in enumerate(accept.split(",")):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    quality = float(param[2:])
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        if quality <= 0:
+            continue
+        if media == GRAPHQL_RESPONSE:
+            offers.append((quality, -index, GRAPHQL_RESPONSE))
+        elif media == JSON:
+            offers.append((quality, -index, JSON))
+        elif media in ("*/*", "application/*"):
+            offers.append((quality - 0.0001, -index, GRAPHQL_RESPONSE))
+    return max(offers)[2] if offers else None
+
+
+def wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return request.method == "GET" and "text/html" in accept and "query" not in request.query_params
+
+
+def request_id_of(request: Request) -> str:
+    given = request.headers.get("x-request-id", "")
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def render(
+    body: dict[str, Any] | list[Any],
+    status: int,
+    media: str,
+    request_id: str,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type=f"{media}; charset=utf-8" if media == GRAPHQL_RESPONSE else media,
+        headers={"x-request-id": request_id, **(headers or {})},
+    )
+
+
+class GraphQLEndpoint:
+    """The `/graphql` route: authentication, parsing, execution and the response's status."""
+
+    def __init__(self, schema: strawberry.Schema, gateway: Gateway) -> None:
+        self.schema = schema
+        self.gateway = gateway
+        self.server = gateway.settings.server
+        self.api_keys = gateway.settings.auth.api_keys
+
+    async def __call__(self, request: Request) -> Response:
+        request_id = request_id_of(request)
+        if wants_html(request) and self.server.graphiql:
+            return HTMLResponse(graphiql.page(), headers={"x-request-id": request_id})
+        media = negotiate(request.headers.get("accept"))
+        if media is None:
+            error = errors.BadUserInput(f"cannot answer in any of the accepted types; use {GRAPHQL_RESPONSE} or {JSON}")
+            return render(request_error(error), 406, JSON, request_id)
+        try:
+            scope = self.authenticate(request)
+            params = await self.read_params(request)
+        except BadRequest as exc:
+            return render(request_error(exc.error), exc.status, media, request_id, exc.headers)
+        outcome = await self.run(params, scope, request_id, get=request.method == "GET")
+        return self.respond(outcome, media, request_id)
+
+    def authenticate(self, request: Request) -> frozenset[str] | None:
+        """The caller's backend scope; None means every backend. Keys compare in constant time."""
+        if not self.api_keys:
+            return None
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        matched: ApiKeySettings | None = None
+        if scheme.lower() == "bearer" and token:
+            for key in self.api_keys:
+                if hmac.compare_digest(key.key.get_secret_value().encode(), token.strip().encode()):
+                    matched = key
+        if matched is None:
+            raise BadRequest(
+                errors.Unauthenticated("a valid API key is required: send Authorization: Bearer <key>"),
+                401,
+                {"www-authenticate": 'Bearer realm="contact-gateway"'},
+            )
+        return frozenset(matched.backends) if matched.backends is not None else None
+
+    async def read_params(self, request: Request) -> dict[str, Any]:
+        if request.method == "GET":
+            raw: dict[str, Any] = dict(request.query_params)
+            for key in ("variables", "extensions"):
+                if key in raw:
+                    raw[key] = self._decode(raw[key].encode(), key)
+        else:
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != JSON:
+                raise BadRequest(errors.BadUserInput(f"POST bodies must be {JSON}"), 415)
+            declared = request.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.server.max_query_bytes:
+                raise BadRequest(self._too_large(), 413)
+            body = await request.body()
+            if len(body) > self.server.max_query_bytes:
+                raise BadRequest(self._too_large(), 413)
+            raw = self._decode(body, "body")
+        return self._check_params(raw)
+
+    def _too_large(self) -> errors.BadUserInput:
+        return errors.BadUserInput(
+            f"the request is larger than {self.server.max_query_bytes} bytes (server.max_query_bytes)"
+        )
+
+    @staticmethod
+    def _decode(data: bytes, what: str) -> Any:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise BadRequest(errors.BadUserInput(f"the {what} is not valid JSON")) from None
+
+    @staticmethod
+    def _check_params(raw: Any) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            raise BadRequest(errors.BadUserInput("the request must be a JSON object with a 'query'"))
+        query = raw.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise BadRequest(errors.BadUserInput("the request has no 'query' string", fields={"query": "required"}))
+        for key in ("variables", "extensions"):
+            if raw.get(key) is not None and not isinstance(raw[key], dict):
+                raise BadRequest(errors.BadUserInput(f"'{key}' must be a JSON object", fields={key: "not an object"}))
+        name = raw.get("operationName")
+        if name is not None and not isinstance(name, str):
+            raise BadRequest(
+                errors.BadUserInput("'operationName' must be a string", fields={"operationName": "not a string"})
+            )
+        return raw
+
+    async def run(self, params: dict[str, Any], scope: frozenset[str] | None, request_id: str, *, get: bool) -> Outcome:
+        return await execute(
+            self.schema,
+            self.gateway,
+            params["query"],
+            params.get("variables"),
+            params.get("operationName"),
+            scope=scope,
+            request_id=request_id,
+            allowed=(OperationType.QUERY,) if get else None,
+        )
+
+    @staticmethod
+    def respond(outcome: Outcome, media: str, request_id: str) -> Response:
+        if outcome.operation_not_allowed:
+            return render(outcome.body, 405, media, request_id, {"allow": "POST"})
+        # application/json: 200 for every well-formed request; graphql-response+json: a request
+        # that failed before execution (parse, validation, variables) is 400.
+        status = 200 if outcome.has_data or media == JSON else 400
+        return render(outcome.body, status, media, request_id)

@@ -1,0 +1,158 @@
+"""The gateway's own, vendor-neutral contact record, filter and write input.
+
+Backends map vendor records into `Contact`; the schema layer exposes it. Nothing here knows
+HTTP, GraphQL or any vendor.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# Comm100 (and others) write this GUID for "no merge target".
+ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+
+
+class ContactKind(enum.Enum):
+    PERSON = "PERSON"
+    AGENT = "AGENT"
+    QUEUE = "QUEUE"
+    USER = "USER"
+    CUSTOM = "CUSTOM"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+    def is_empty(self) -> bool:
+        return not any((self.line1, self.line2, self.city, self.region, self.postal_code, self.country))
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalId:
+    system: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactIdentity:
+    type: str
+    value: str | None = None
+    name: str | None = None
+    screen_name: str | None = None
+    avatar_url: str | None = None
+    url: str | None = None
+
+
+@dataclass(slots=True)
+class Contact:
+    """One vendor record in the unified shape; `raw` is the record as the vendor sent it."""
+
+    backend: str
+    vendor: str
+    native_id: str
+    kind: ContactKind = ContactKind.PERSON
+    display_name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    emails: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
+    company: str | None = None
+    title: str | None = None
+    alias: str | None = None
+    fax: str | None = None
+    description: str | None = None
+    address: Address | None = None
+    external_ids: list[ExternalId] = field(default_factory=list)
+    identities: list[ContactIdentity] = field(default_factory=list)
+    disabled: bool | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    merged_into_native_id: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return make_global_id(self.backend, self.native_id)
+
+    @property
+    def merged_into_id(self) -> str | None:
+        if self.merged_into_native_id is None:
+            return None
+        return make_global_id(self.backend, self.merged_into_native_id)
+
+
+def make_global_id(backend: str, native_id: str) -> str:
+    """`<backend>:<nativeId>`: readable, so an analyst can type one."""
+    return f"{backend}:{native_id}"
+
+
+def split_global_id(global_id: str) -> tuple[str, str] | None:
+    """The (backend, native id) of a global id, or None when it is not of that form."""
+    backend, sep, native = global_id.partition(":")
+    if not sep or not backend or not native or native != native.strip():
+        return None
+    return backend, native
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalIdFilter:
+    system: str | None = None
+    value: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactFilter:
+    """What a client asked for; every field is ANDed, None means "any"."""
+
+    search: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    kinds: frozenset[ContactKind] | None = None
+    external_id: ExternalIdFilter | None = None
+
+    def is_empty(self) -> bool:
+        return self == EMPTY_FILTER
+
+
+EMPTY_FILTER = ContactFilter()
+
+# The writable fields of ContactInput / ContactPatch, by their Python names.
+WRITABLE_FIELDS = (
+    "display_name",
+    "first_name",
+    "last_name",
+    "emails",
+    "phones",
+    "company",
+    "title",
+    "alias",
+    "address",
+    "external_ids",
+    "kind",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactChanges:
+    """The fields a client gave in a create or a patch; a field absent here was not mentioned."""
+
+    values: Mapping[str, Any]
+
+    def has(self, name: str) -> bool:
+        return name in self.values
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)

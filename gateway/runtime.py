@@ -1,0 +1,67 @@
+"""The running gateway: validated settings plus one live backend per configured entry.
+
+Built once at start (`Gateway.from_settings`) and closed with the app's lifespan; resolvers reach
+backends only through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+
+from gateway import errors
+from gateway.backends.base import HttpBackend
+from gateway.backends.registry import VENDORS
+from gateway.config import GatewaySettings
+from gateway.model import split_global_id
+
+
+class Gateway:
+    def __init__(self, settings: GatewaySettings, backends: Mapping[str, HttpBackend]) -> None:
+        self.settings = settings
+        self.backends: dict[str, HttpBackend] = dict(backends)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: GatewaySettings,
+        *,
+        transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    ) -> Gateway:
+        """Build every backend; `transports` lets tests route a backend to a simulator in-process."""
+        transports = transports or {}
+        backends = {
+            name: VENDORS[conf.vendor](
+                name, conf, region=settings.server.default_region, transport=transports.get(name)
+            )
+            for name, conf in settings.backends.items()
+        }
+        return cls(settings, backends)
+
+    def backend(self, name: str) -> HttpBackend:
+        """The backend called `name`, or BAD_USER_INPUT naming the configured ones."""
+        found = self.backends.get(name)
+        if found is None:
+            configured = ", ".join(self.backends) or "none"
+            raise errors.BadUserInput(
+                f"no backend named '{name}' is configured (configured: {configured})",
+                fields={"backend": "unknown"},
+            )
+        return found
+
+    def locate(self, global_id: str) -> tuple[HttpBackend, str]:
+        """The backend and native id a `<backend>:<nativeId>` id names, checked before any call."""
+        parts = split_global_id(global_id)
+        if parts is None:
+            raise errors.BadUserInput(
+                f"'{global_id}' is not a contact id: expected <backend>:<nativeId>",
+                fields={"id": "malformed"},
+            )
+        backend = self.backend(parts[0])
+        backend.check_native_id(parts[1])
+        return backend, parts[1]
+
+    async def aclose(self) -> None:
+        for backend in self.backends.values():
+            await backend.aclose()

@@ -1,0 +1,139 @@
+"""What every vendor simulator shares: a request log the tests can count, and faults they can
+inject (status codes, latency, garbage bodies, 429 with Retry-After, hanging or dropped
+connections), applied by one ASGI middleware in front of the simulator's routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+class DroppedConnection(Exception):
+    """Raised inside the app to make the server (or ASGITransport) drop the connection."""
+
+
+@dataclass(slots=True)
+class Fault:
+    """One injected misbehaviour; `times` None means "until cleared"."""
+
+    kind: str  # "status" | "latency" | "garbage" | "hang" | "drop"
+    status: int = 500
+    seconds: float = 0.0
+    retry_after: float | None = None
+    body: bytes = b""
+    times: int | None = None
+    path_prefix: str = ""
+
+
+@dataclass(slots=True)
+class Call:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+
+
+@dataclass
+class SimulatorState:
+    """The request log and fault list of one simulator; tests read and change it directly."""
+
+    calls: list[Call] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    latency_s: float = 0.0
+
+    def count(self, method: str | None = None, path_prefix: str = "") -> int:
+        return sum(1 for c in self.calls if (method is None or c.method == method) and c.path.startswith(path_prefix))
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+    def inject(self, fault: Fault) -> None:
+        self.faults.append(fault)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def take_fault(self, path: str) -> Fault | None:
+        for fault in self.faults:
+            if path.startswith(fault.path_prefix):
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                return fault
+        return None
+
+
+class FaultMiddleware:
+    """Logs every request, then applies the first matching injected fault, if any."""
+
+    def __init__(self, app: ASGIApp, state: SimulatorState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        path = scope["path"]
+        self.state.calls.append(Call(scope["method"], path, scope.get("query_string", b"").decode("latin-1"), headers))
+        if self.state.latency_s:
+            await asyncio.sleep(self.state.latency_s)
+        fault = self.state.take_fault(path)
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        await self._apply(fault, scope, receive, send)
+
+    async def _apply(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
+        if fault.kind == "latency":
+            await asyncio.sleep(fault.seconds)
+            await self.app(scope, receive, send)
+        elif fault.kind == "hang":
+            await asyncio.sleep(fault.seconds or 3600)
+        elif fault.kind == "drop":
+            raise DroppedConnection("simulated dropped connection")
+        elif fault.kind == "garbage":
+            body = fault.body or b"<html>502 Bad Gateway</html>\x00\xff"
+            await Response(body, status_code=200, media_type="application/json")(scope, receive, send)
+        else:
+            headers = {}
+            if fault.retry_after is not None:
+                headers["retry-after"] = str(fault.retry_after)
+            response = JSONResponse(
+                {"error": f"simulated HTTP {fault.status}"},
+                status_code=fault.status,
+                headers=headers,
+            )
+            await response(scope, receive, send)
+
+
+def build_app(routes: list[BaseRoute], state: SimulatorState) -> Starlette:
+    """A Starlette app with the simulator's routes behind the fault/logging middleware."""
+    app = Starlette(routes=routes)
+    app.add_middleware(FaultMiddleware, state=state)
+    app.state.simulator = state
+    return app
+
+
+async def json_body(request: Request) -> tuple[Any, Response | None]:
+    """The request's JSON body, or a 400 response naming the problem."""
+    try:
+        return json.loads(await request.body()), None
+    except (ValueError, UnicodeDecodeError):
+        return None, JSONResponse({"error": "body is not valid JSON"}, status_code=400)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+Headers = MutableMapping[str, str]

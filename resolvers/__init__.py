@@ -1,0 +1,1 @@
+"""What queries mean: fan-out across backends, merge-following, paging, people, writes."""

@@ -1,0 +1,129 @@
+"""`contacts` and `contact`: fan-out over the selected backends, one list in configured order.
+
+Every selected backend is asked concurrently (its first page from where the cursor stands, or
+just its count when the cursor is already past it); the page is then filled in backend order. A
+backend that fails costs only its own part: its error is reported beside the others' data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway import errors
+from gateway.backends.base import HttpBackend, ScanResult
+from gateway.model import Contact, ContactFilter
+from resolvers import merges
+from resolvers.context import RequestContext
+from resolvers.cursor import Cursor, decode_cursor, encode_cursor, query_fingerprint
+
+log = logging.getLogger("gateway.resolvers")
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    cursor: str
+    node: Contact
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPage:
+    edges: list[Edge]
+    has_next_page: bool
+    has_previous_page: bool
+    total_count: int | None
+
+    @property
+    def start_cursor(self) -> str | None:
+        return self.edges[0].cursor if self.edges else None
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.edges[-1].cursor if self.edges else None
+
+
+def check_page_size(first: int, ctx: RequestContext) -> None:
+    limit = ctx.gateway.settings.server.max_page_size
+    if first < 0 or first > limit:
+        raise errors.BadUserInput(
+            f"'first' must be between 0 and {limit} (server.max_page_size)",
+            fields={"first": f"must be between 0 and {limit}"},
+        )
+
+
+async def guarded(ctx: RequestContext, info: Any, backend: HttpBackend, call: Any) -> Any:
+    """Await one backend call; a failure is reported for that backend and gives None."""
+    try:
+        return await call
+    except errors.GatewayError as exc:
+        if exc.backend is None:
+            exc.backend = backend.name
+        ctx.report(exc, info)
+    except Exception:
+        log.exception("backend %s: unexpected failure (request %s)", backend.name, ctx.request_id)
+        ctx.report(
+            errors.GatewayError(f"backend '{backend.name}' failed unexpectedly", backend=backend.name),
+            info,
+        )
+    return None
+
+
+async def list_contacts(
+    ctx: RequestContext,
+    info: Any,
+    flt: ContactFilter,
+    backend_names: Sequence[str] | None,
+    first: int,
+    after: str | None,
+    include_merged: bool,
+) -> ContactPage:
+    check_page_size(first, ctx)
+    selected = ctx.visible_backends(list(backend_names) if backend_names is not None else None)
+    fingerprint = query_fingerprint(flt, [b.name for b in selected], include_merged)
+    start, position = 0, None
+    if after is not None:
+        cursor = decode_cursor(after, fingerprint)
+        names = [b.name for b in selected]
+        if cursor.backend not in names:
+            raise errors.BadUserInput(
+                "the cursor 'after' names a backend outside this query", fields={"after": "invalid"}
+            )
+        start, position = names.index(cursor.backend), cursor.position
+
+    def ask(i: int, backend: HttpBackend) -> Any:
+        if i < start:  # already walked: only its count is needed
+            return backend.scan(flt, None, 0, include_merged)
+        return backend.scan(flt, position if i == start else None, first + 1, include_merged)
+
+    results: list[ScanResult | None] = await asyncio.gather(
+        *(guarded(ctx, info, b, ask(i, b)) for i, b in enumerate(selected))
+    )
+    edges: list[Edge] = []
+    for i in range(start, len(selected)):
+        result = results[i]
+        if result is None:
+            continue
+        for contact, resume in zip(result.contacts, result.after, strict=True):
+            edges.append(Edge(encode_cursor(Cursor(selected[i].name, resume), fingerprint), contact))
+        if len(edges) > first:
+            break
+    totals = [r.total if r is not None else None for r in results]
+    has_next = len(edges) > first
+    edges = edges[:first]
+    if not include_merged:
+        shown = await merges.collapse_merged(ctx, info, [e.node for e in edges], flt)
+        edges = [Edge(e.cursor, c) for e, c in zip(edges, shown, strict=True) if c is not None]
+    return ContactPage(
+        edges=edges,
+        has_next_page=has_next,
+        has_previous_page=after is not None,
+        total_count=None if any(t is None for t in totals) else sum(t for t in totals if t),
+    )
+
+
+async def get_contact(ctx: RequestContext, global_id: str) -> Contact | None:
+    backend, native_id = ctx.locate(global_id)
+    return await backend.get(native_id)

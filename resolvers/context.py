@@ -1,0 +1,60 @@
+"""What one GraphQL request carries: the gateway, the caller's scope, per-request loaders, and the
+errors of backends that failed while others answered (reported beside the data).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway import errors
+from gateway.backends.base import HttpBackend
+from gateway.runtime import Gateway
+
+log = logging.getLogger("gateway.resolvers")
+
+
+@dataclass(slots=True)
+class PartialError:
+    error: errors.GatewayError
+    path: list[str | int]
+
+
+@dataclass
+class RequestContext:
+    gateway: Gateway
+    # Backends this caller may use; None means all (no API keys configured, or an unscoped key).
+    scope: frozenset[str] | None = None
+    request_id: str = "-"
+    partial_errors: list[PartialError] = field(default_factory=list)
+    loaders: dict[str, Any] = field(default_factory=dict)
+
+    def report(self, error: errors.GatewayError, info: Any) -> None:
+        """Record an error that costs only part of the answer; the rest still comes back."""
+        path = info.path.as_list() if hasattr(info, "path") else []
+        self.partial_errors.append(PartialError(error, list(path)))
+
+    def visible_backends(self, names: list[str] | None = None) -> list[HttpBackend]:
+        """The backends this caller may use, in configured order, optionally narrowed by name."""
+        configured = self.gateway.backends
+        if names is not None:
+            for name in names:
+                self.backend(name)  # unknown or out of scope: refused before any call
+            wanted = set(names)
+            return [b for n, b in configured.items() if n in wanted]
+        return [b for n, b in configured.items() if self.scope is None or n in self.scope]
+
+    def backend(self, name: str) -> HttpBackend:
+        backend = self.gateway.backend(name)
+        self.check_scope(name)
+        return backend
+
+    def check_scope(self, name: str) -> None:
+        if self.scope is not None and name not in self.scope:
+            raise errors.Forbidden(f"this API key may not use backend '{name}'", backend=name)
+
+    def locate(self, global_id: str) -> tuple[HttpBackend, str]:
+        backend, native_id = self.gateway.locate(global_id)
+        self.check_scope(backend.name)
+        return backend, native_id

@@ -1,0 +1,118 @@
+"""Query (and later Mutation) root types; each field hands its work to `resolvers`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+
+from gateway.model import EMPTY_FILTER
+from resolvers import backends as backend_resolvers
+from resolvers import contacts, merges
+from schema.types import (
+    Backend,
+    Contact,
+    ContactConnection,
+    ContactFilter,
+    Info,
+    Node,
+)
+
+
+@strawberry.type(description="Read contacts across every configured contact-center backend.")
+class Query:
+    @strawberry.field(
+        description=(
+            "One contact by its global id `<backend>:<nativeId>`. With followMerges (default) a "
+            "merged Comm100 contact resolves to the record it was merged into, to the end of the "
+            "chain. Null when the vendor does not know the id; BAD_USER_INPUT when the id is "
+            "malformed or names a backend that is not configured."
+        )
+    )
+    async def contact(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        follow_merges: Annotated[
+            bool, strawberry.argument(description="Resolve a merged contact to its survivor.")
+        ] = True,
+    ) -> Contact | None:
+        found = await contacts.get_contact(info.context, str(id))
+        return await merges.resolve_contact(info.context, info, found, follow_merges)  # type: ignore[return-value]
+
+    @strawberry.field(description="Any object by its global id (Relay).")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await contacts.get_contact(info.context, str(id))  # type: ignore[return-value]
+
+    @strawberry.field(
+        description=(
+            "Contacts of every selected backend as one list: configured backend order, then each "
+            "vendor's order. A failing backend costs only its part; its error comes with the rest."
+        )
+    )
+    async def contacts(
+        self,
+        info: Info,
+        filter: Annotated[
+            ContactFilter | None,
+            strawberry.argument(description="Which contacts; all when omitted."),
+        ] = None,
+        backends: Annotated[
+            list[str] | None,
+            strawberry.argument(description="Only these backends (by config name); all when omitted."),
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="Page size, at most server.max_page_size.")] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Continue after this cursor (an edge's cursor or endCursor)."),
+        ] = None,
+        include_merged: Annotated[
+            bool,
+            strawberry.argument(description="Also list Comm100 records that were merged away."),
+        ] = False,
+    ) -> ContactConnection:
+        page = await contacts.list_contacts(
+            info.context,
+            info,
+            filter.to_model() if filter is not None else EMPTY_FILTER,
+            backends,
+            first,
+            after,
+            include_merged,
+        )
+        return page  # type: ignore[return-value]
+
+    @strawberry.field(description="The configured backends this caller may use, and their state.")
+    def backends(self, info: Info) -> list[Backend]:
+        return backend_resolvers.describe(info.context)  # type: ignore[return-value]
+
+
+class PartialErrors(SchemaExtension):
+    """Adds the errors of backends that failed while others answered to the response."""
+
+    def on_execute(self) -> Any:
+        yield
+        ctx = self.execution_context.context
+        result = self.execution_context.result
+        partial = getattr(ctx, "partial_errors", None)
+        if not partial or result is None:
+            return
+        extra = [GraphQLError(p.error.message, path=p.path, original_error=p.error) for p in partial]
+        result.errors = [*(result.errors or []), *extra]
+
+
+class GatewaySchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        # Logged by the HTTP layer with the request id; expected errors need no traceback.
+        return None
+
+
+def build_schema(extensions: list[Any] | None = None) -> strawberry.Schema:
+    return GatewaySchema(
+        query=Query,
+        types=[Contact],
+        extensions=[PartialErrors, *(extensions or [])],
+    )

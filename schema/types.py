@@ -1,0 +1,224 @@
+"""The GraphQL types of the contract. Types and inputs only: what a field means lives in `resolvers`.
+
+Object types are views over the gateway's own model (`gateway.model`): a resolver returns a model
+`Contact` and the fields below read it, so nothing is copied per request.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from gateway import model
+from gateway.backends.base import Capability as CapabilityModel
+from gateway.backends.registry import VENDORS
+from resolvers import merges
+from resolvers.context import RequestContext
+
+Info = strawberry.Info[RequestContext, None]
+
+ContactKind = model.ContactKind
+strawberry.enum(
+    ContactKind,
+    name="ContactKind",
+    description=(
+        "What a contact is: PERSON (a customer or other person), AGENT (MotionCX agent), "
+        "QUEUE, USER and CUSTOM (Genesys contact types)."
+    ),
+)
+Capability = CapabilityModel
+strawberry.enum(Capability, name="Capability", description="An operation a backend supports.")
+
+if TYPE_CHECKING:
+    Vendor = enum.Enum
+else:
+    # Built from the registry, so adding a vendor module adds its enum value.
+    Vendor = strawberry.enum(
+        enum.Enum("Vendor", {key.upper(): key for key in VENDORS}),
+        name="Vendor",
+        description="The vendor API a backend talks to.",
+    )
+
+
+@strawberry.type(description="A postal address, as far as the vendor records one.")
+class Address:
+    line1: str | None = strawberry.field(description="First address line.")
+    line2: str | None = strawberry.field(description="Second address line.")
+    city: str | None = strawberry.field(description="City.")
+    region: str | None = strawberry.field(description="State, province or region.")
+    postal_code: str | None = strawberry.field(description="Postal or ZIP code.")
+    country: str | None = strawberry.field(description="Country or region code or name.")
+
+
+@strawberry.type(description="An id of this contact in another system (a CRM, an HR system).")
+class ExternalId:
+    system: str = strawberry.field(description="The system the id belongs to, e.g. 'salesforce'.")
+    value: str = strawberry.field(description="The id in that system.")
+
+
+@strawberry.type(description="A channel identity of a Comm100 contact (email, Twitter, WhatsApp...).")
+class ContactIdentity:
+    type: str = strawberry.field(description="The channel, as Comm100 names it (contactIdentityType).")
+    value: str | None = strawberry.field(description="The address or id on that channel.")
+    name: str | None = strawberry.field(description="The name shown on that channel.")
+    screen_name: str | None = strawberry.field(description="The screen name (e.g. '@handle').")
+    avatar_url: str | None = strawberry.field(description="The avatar picture's URL.")
+    url: str | None = strawberry.field(description="The profile page (originalContactPageUrl).")
+
+
+@strawberry.interface(description="An object with a global id, findable with Query.node.")
+class Node:
+    id: strawberry.ID = strawberry.field(description="The global id.")
+
+
+@strawberry.type(
+    description=(
+        "One contact record of one backend, mapped into one shape whatever the vendor. "
+        "Fields a vendor does not record are null or empty, never invented."
+    )
+)
+class Contact(Node):
+    id: strawberry.ID = strawberry.field(description="Global id `<backend>:<nativeId>`, e.g. `support:dc485cf6-...`.")
+    backend: str = strawberry.field(description="The configured backend this record came from.")
+    native_id: str = strawberry.field(description="The record's id in the vendor's own API.")
+    kind: ContactKind = strawberry.field(description="What the contact is.")
+    display_name: str | None = strawberry.field(
+        description="The name to show: the vendor's display name or `name`, else first + last."
+    )
+    first_name: str | None = strawberry.field(description="Given name.")
+    last_name: str | None = strawberry.field(description="Family name.")
+    emails: list[str] = strawberry.field(
+        description="Email addresses as the vendor stores them (Comm100: Email identities)."
+    )
+    phones: list[str] = strawberry.field(
+        description="Phone numbers as the vendor stores them (Comm100: phone and Phone/SMS/WhatsApp identities)."
+    )
+    company: str | None = strawberry.field(description="Company or organization.")
+    title: str | None = strawberry.field(description="Job title.")
+    alias: str | None = strawberry.field(description="Alias (MotionCX: hides an agent's real name).")
+    fax: str | None = strawberry.field(description="Fax number (Comm100).")
+    description: str | None = strawberry.field(description="Free-text description (Comm100).")
+    address: Address | None = strawberry.field(description="Postal address, when recorded.")
+    external_ids: list[ExternalId] = strawberry.field(
+        description="Ids in other systems: AgentVoice crm_source/crm_id, MotionCX externalId, Genesys employeeId."
+    )
+    identities: list[ContactIdentity] = strawberry.field(description="Comm100 channel identities (contactIdentities).")
+    disabled: bool | None = strawberry.field(description="Whether the vendor marks it inactive.")
+    created_at: datetime | None = strawberry.field(description="When the vendor created it.")
+    updated_at: datetime | None = strawberry.field(description="When the vendor last changed it.")
+    merged_into_id: strawberry.ID | None = strawberry.field(
+        description="Comm100: the id this record was merged into (mergeToContactId); null when not merged."
+    )
+
+    @strawberry.field(description="The vendor API this record came from.")
+    def vendor(self, root: strawberry.Parent[model.Contact]) -> Vendor:
+        return Vendor(root.vendor)
+
+    @strawberry.field(description="The record as the vendor sent it.")
+    def raw(self, root: strawberry.Parent[model.Contact]) -> JSON:
+        return root.raw  # type: ignore[return-value]
+
+    @strawberry.field(description="Comm100: the next record in the merge chain (one hop), if merged.")
+    async def merged_into(
+        self, root: strawberry.Parent[model.Contact], info: Info
+    ) -> Annotated[Contact, strawberry.lazy("schema.types")] | None:
+        return await merges.next_hop(info.context, info, root)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="The end of the merge chain: the record that survived all merges; itself when not merged."
+    )
+    async def survivor(
+        self, root: strawberry.Parent[model.Contact], info: Info
+    ) -> Annotated[Contact, strawberry.lazy("schema.types")]:
+        return await merges.survivor_of(info.context, info, root)  # type: ignore[return-value]
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, model.Contact | cls)
+
+
+@strawberry.type(description="Relay page information.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More contacts follow this page.")
+    has_previous_page: bool = strawberry.field(description="Contacts precede this page.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last edge: pass it as `after`.")
+
+
+@strawberry.type(description="One contact in a page, with its cursor.")
+class ContactEdge:
+    cursor: str = strawberry.field(description="Opaque position of this contact; pass it as `after`.")
+    node: Contact = strawberry.field(description="The contact.")
+
+
+@strawberry.type(description="A page of contacts across backends (configured backend order, then vendor order).")
+class ContactConnection:
+    edges: list[ContactEdge] = strawberry.field(description="The contacts of this page.")
+    total_count: int | None = strawberry.field(
+        description="Matching contacts in all selected backends; null when a backend cannot say."
+    )
+
+    @strawberry.field(description="Where this page stands.")
+    def page_info(self, root: strawberry.Parent[Any]) -> PageInfo:
+        return root  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="A configured backend and its state.")
+class Backend:
+    name: str = strawberry.field(description="The name it has in the config.")
+    healthy: bool = strawberry.field(description="False while its circuit breaker is open.")
+    capabilities: list[Capability] = strawberry.field(description="What it supports.")
+    writable_kinds: list[ContactKind] = strawberry.field(description="Kinds it can create or change.")
+    notes: list[str] = strawberry.field(description="Limits worth knowing (e.g. writes only CUSTOM).")
+    url: str = strawberry.field(description="The vendor base URL (without credentials).")
+    timeout_s: float = strawberry.field(description="Per-call timeout in seconds.")
+    ttl_s: float = strawberry.field(description="Cache lifetime of its reads in seconds (0: not cached).")
+    last_error: str | None = strawberry.field(description="The last failure's code, if any.")
+
+    @strawberry.field(description="The vendor API it talks to.")
+    def vendor(self, root: strawberry.Parent[Any]) -> Vendor:
+        return Vendor(root.vendor)
+
+
+@strawberry.input(description="An id in another system to look for.")
+class ExternalIdInput:
+    system: str | None = strawberry.field(default=None, description="The system, e.g. 'salesforce'.")
+    value: str | None = strawberry.field(default=None, description="The id in that system.")
+
+
+@strawberry.input(
+    description=(
+        "Which contacts to return; every given field must hold (AND). Means the same on every "
+        "vendor: pushed down where the vendor can apply it, applied by the gateway otherwise."
+    )
+)
+class ContactFilter:
+    search: str | None = strawberry.field(
+        default=None, description="Case-insensitive text in the names, company, alias or emails."
+    )
+    email: str | None = strawberry.field(default=None, description="An email, any case.")
+    phone: str | None = strawberry.field(default=None, description="A phone number in any format; compared as E.164.")
+    first_name: str | None = strawberry.field(default=None, description="Given name, any case.")
+    last_name: str | None = strawberry.field(default=None, description="Family name, any case.")
+    company: str | None = strawberry.field(default=None, description="Company, any case.")
+    kinds: list[ContactKind] | None = strawberry.field(default=None, description="Any of these kinds.")
+    external_id: ExternalIdInput | None = strawberry.field(
+        default=None, description="An id in another system (system and/or value)."
+    )
+
+    def to_model(self) -> model.ContactFilter:
+        ext = self.external_id
+        return model.ContactFilter(
+            search=self.search,
+            email=self.email,
+            phone=self.phone,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            company=self.company,
+            kinds=frozenset(self.kinds) if self.kinds is not None else None,
+            external_id=model.ExternalIdFilter(ext.system, ext.value) if ext is not None else None,
+        )
