@@ -14,12 +14,14 @@ from typing import Any, Literal
 import httpx
 from pydantic import SecretStr, model_validator
 
+from gateway import errors, validation
 from gateway.backends.base import Capability, HttpBackend, ScanResult, text, texts, timestamp
 from gateway.config import BackendSettings
 from gateway.model import (
     ZERO_GUID,
     Address,
     Contact,
+    ContactChanges,
     ContactFilter,
     ContactIdentity,
     ContactKind,
@@ -127,6 +129,69 @@ def to_contact(record: Mapping[str, Any], backend: str) -> Contact:
     )
 
 
+# Contact fields a client may write, and where each goes in a Comm100 record.
+SIMPLE_FIELDS = {
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "company": "company",
+    "title": "title",
+    "alias": "alias",
+}
+ADDRESS_FIELDS = {
+    "line1": "mailingAddress",
+    "city": "city",
+    "region": "stateOrProvince",
+    "postal_code": "postalOrZipCode",
+    "country": "countryOrRegion",
+}
+WRITABLE = {*SIMPLE_FIELDS, "display_name", "emails", "phones", "address", "kind"}
+# Fields the vendor sets itself; never sent back.
+READ_ONLY = {"id", "createTime", "lastUpdatedTime"}
+
+
+def write_problems(changes: ContactChanges, merged_name: str | None, backend: str, region: str) -> dict[str, str]:
+    """Everything wrong with a write to Comm100, before any call."""
+    problems = validation.common_problems(changes, region)
+    problems.update(validation.unsupported_fields(changes, WRITABLE, backend))
+    if len(changes.get("phones") or []) > 1:
+        problems["phones"] = "Comm100 stores one phone number per contact (phone)"
+    address = changes.get("address")
+    if address is not None and address.line2:
+        problems["address.line2"] = "Comm100 has a single mailingAddress line"
+    if not merged_name:
+        problems["displayName"] = "Comm100 requires a name: give displayName, or firstName/lastName"
+    return problems
+
+
+def apply_changes(record: Mapping[str, Any], changes: ContactChanges) -> dict[str, Any]:
+    """The Comm100 body for `record` with `changes` applied; fields not mentioned keep their value."""
+    body = {k: v for k, v in record.items() if k not in READ_ONLY}
+    for field, vendor_field in SIMPLE_FIELDS.items():
+        if changes.has(field):
+            body[vendor_field] = changes.get(field) or ""
+    if changes.has("phones"):
+        body["phone"] = (changes.get("phones") or [""])[0]
+    if changes.has("address"):
+        address = changes.get("address") or Address()
+        for field, vendor_field in ADDRESS_FIELDS.items():
+            body[vendor_field] = getattr(address, field) or ""
+    if changes.has("emails"):
+        kept = [
+            i
+            for i in body.get("contactIdentities") or []
+            if isinstance(i, Mapping) and str(i.get("contactIdentityType", "")).casefold() not in EMAIL_IDENTITY_TYPES
+        ]
+        body["contactIdentities"] = [
+            *kept,
+            *({"contactIdentityType": "Email", "value": e} for e in changes.get("emails") or []),
+        ]
+    if changes.has("display_name"):
+        body["name"] = changes.get("display_name") or ""
+    if not text(body.get("name")):
+        body["name"] = " ".join(texts(body.get("firstName"), body.get("lastName")))
+    return body
+
+
 def pushdown(flt: ContactFilter) -> dict[str, str]:
     """Vendor parameters that narrow a list without ever dropping a record `flt` would keep.
 
@@ -181,6 +246,29 @@ class Comm100Backend(HttpBackend):
         if payload is None:
             return None
         return self.map_one(self.expect_record(payload), to_contact)
+
+    async def create(self, changes: ContactChanges) -> Contact:
+        body = apply_changes({}, changes)
+        validation.raise_if_any(write_problems(changes, text(body.get("name")), self.name, self.region), self.name)
+        created = self.expect_record(await self.write("POST", LIST_PATH, body))
+        return to_contact({**body, **created}, self.name)
+
+    async def update(self, native_id: str, changes: ContactChanges) -> Contact:
+        """Comm100 only has PUT (full replacement): read, apply the patch, write the whole record."""
+        self.check_native_id(native_id)
+        # The input's own problems are refused before any call; the name rule needs the record.
+        validation.raise_if_any(write_problems(changes, "(checked after reading)", self.name, self.region), self.name)
+        current = await self.read_or_none(RECORD_PATH.format(id=native_id), INCLUDE_IDENTITIES)
+        if current is None:
+            raise errors.NotFound(f"backend '{self.name}' has no contact {native_id}", backend=self.name)
+        body = apply_changes(self.expect_record(current), changes)
+        validation.raise_if_any(write_problems(changes, text(body.get("name")), self.name, self.region), self.name)
+        updated = self.expect_record(await self.write("PUT", RECORD_PATH.format(id=native_id), body))
+        return to_contact({**current, **body, **updated}, self.name)
+
+    async def delete(self, native_id: str) -> None:
+        self.check_native_id(native_id)
+        await self.write("DELETE", RECORD_PATH.format(id=native_id))
 
     async def scan(
         self, flt: ContactFilter, position: str | None, limit: int, include_merged: bool = False

@@ -1,0 +1,84 @@
+"""Shared fixtures: simulators in-process, a gateway wired to them, and a way to run GraphQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from gateway.backends.registry import settings_models
+from gateway.config import GatewaySettings, parse_config
+from gateway.execution import execute
+from gateway.runtime import Gateway
+from gateway.simulators.registry import DEMO_BACKENDS, Simulator
+from schema import build_schema
+
+SCHEMA = build_schema()
+
+
+def settings_for(backends: dict[str, dict[str, Any]], **sections: Any) -> GatewaySettings:
+    document = {"backends": backends, **sections}
+    return parse_config(orjson.dumps(document).decode(), settings_models(), env={})
+
+
+@dataclass
+class Harness:
+    """A gateway whose backends talk to in-process simulators."""
+
+    gateway: Gateway
+    sims: dict[str, Simulator]
+    scope: frozenset[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    async def run(self, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        outcome = await execute(SCHEMA, self.gateway, query, variables, scope=self.scope, **kw)
+        return outcome.body
+
+    def calls(self, backend: str) -> int:
+        return len(self.sims[backend].state.calls)
+
+    def reset_calls(self) -> None:
+        for sim in self.sims.values():
+            sim.state.reset()
+
+
+def demo_backend_settings(only: list[str] | None = None) -> tuple[dict[str, Simulator], dict[str, dict[str, Any]]]:
+    sims: dict[str, Simulator] = {}
+    configs: dict[str, dict[str, Any]] = {}
+    for demo in DEMO_BACKENDS:
+        if only is not None and demo.name not in only:
+            continue
+        sims[demo.name] = demo.make()
+        configs[demo.name] = demo.settings(f"http://{demo.name}.test")
+    return sims, configs
+
+
+HarnessFactory = Callable[..., Harness]
+
+
+@pytest.fixture
+async def make_harness() -> AsyncIterator[HarnessFactory]:
+    """`make_harness(only=[...], server={...}, cache={...})`: demo backends over ASGITransport."""
+    made: list[Harness] = []
+
+    def factory(only: list[str] | None = None, **sections: Any) -> Harness:
+        sims, configs = demo_backend_settings(only)
+        settings = settings_for(configs, **sections)
+        transports = {name: httpx.ASGITransport(app=sim.app) for name, sim in sims.items()}
+        harness = Harness(Gateway.from_settings(settings, transports=transports), sims)
+        made.append(harness)
+        return harness
+
+    yield factory
+    for harness in made:
+        await harness.gateway.aclose()
+
+
+@pytest.fixture
+async def harness(make_harness: HarnessFactory) -> Harness:
+    """Every demo backend, in-process."""
+    return make_harness()

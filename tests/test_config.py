@@ -1,0 +1,140 @@
+"""The config contract: YAML with ${ENV} secrets, validated at start, refused with path and reason."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.backends.registry import settings_models
+from gateway.config import ConfigError, parse_config
+
+GOOD = """
+server:
+  max_page_size: 200
+auth:
+  api_keys:
+    - name: web-app
+      key: ${WEB_APP_KEY}
+      backends: [support]
+cache:
+  url: memory://
+  ttl_s: 60
+backends:
+  support: {vendor: comm100, url: "https://api15.comm100.io/v4", token: "${COMM100_TOKEN}", site_id: 10000, ttl_s: 30}
+"""
+ENV = {"WEB_APP_KEY": "web-app-key-123", "COMM100_TOKEN": "c100-secret"}
+
+
+def problems(text: str, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, settings_models(), env=ENV if env is None else env)
+    return caught.value.problems
+
+
+def test_good_config_is_typed_and_secrets_substituted() -> None:
+    settings = parse_config(GOOD, settings_models(), env=ENV)
+    support = settings.backends["support"]
+    assert support.vendor == "comm100"
+    assert support.url == "https://api15.comm100.io/v4"
+    assert support.token.get_secret_value() == "c100-secret"  # type: ignore[attr-defined]
+    assert settings.ttl_for("support") == 30
+    assert settings.server.max_page_size == 200
+    assert settings.server.deadline_s == 20
+    assert support.timeout_s == 10
+    assert settings.auth.api_keys[0].backends == ["support"]
+
+
+def test_secret_never_appears_in_the_settings_repr() -> None:
+    settings = parse_config(GOOD, settings_models(), env=ENV)
+    assert "c100-secret" not in repr(settings)
+    assert "web-app-key-123" not in repr(settings)
+
+
+def test_bad_url_is_refused_with_its_path() -> None:
+    text = 'backends:\n  support: {vendor: comm100, url: "not a url", token: x}\n'
+    assert problems(text) == ["backends.support.url: not a URL"]
+
+
+def test_unknown_vendor_names_the_known_ones() -> None:
+    found = problems('backends:\n  x: {vendor: foo, url: "http://a.example"}\n')
+    assert found == ["backends.x.vendor: unknown vendor 'foo' (known: " + ", ".join(sorted(settings_models())) + ")"]
+
+
+def test_missing_env_var_is_named() -> None:
+    found = problems(GOOD, env={"WEB_APP_KEY": "web-app-key-123"})
+    assert found == ["backends.support.token: environment variable COMM100_TOKEN is not set"]
+
+
+def test_env_default_is_used_when_the_variable_is_unset() -> None:
+    text = 'backends:\n  s: {vendor: comm100, url: "https://x.example/v4", token: "${T:-fallback}"}\n'
+    settings = parse_config(text, settings_models(), env={})
+    assert settings.backends["s"].token.get_secret_value() == "fallback"  # type: ignore[attr-defined]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    text = """
+server: {max_page_size: 0, colour: blue}
+backends:
+  a: {vendor: comm100, url: "https://x.example", token: t, timeout_s: -1}
+  b: {vendor: comm100, url: "https://x.example"}
+"""
+    found = problems(text)
+    assert "backends.a.timeout_s: Input should be greater than 0" in found
+    assert "backends.b: needs either token, or email and api_key" in found
+    assert "server.max_page_size: Input should be greater than or equal to 1" in found
+    assert "server.colour: unknown key" in found
+
+
+def test_api_key_scope_must_name_configured_backends() -> None:
+    text = GOOD.replace("backends: [support]", "backends: [support, nowhere]")
+    assert problems(text) == ["auth.api_keys.0.backends: unknown backend 'nowhere' (configured: support)"]
+
+
+def test_not_yaml_and_not_a_mapping_are_refused() -> None:
+    assert problems("backends: [unclosed")[0].startswith("<file>: not valid YAML (line")
+    assert problems("- a\n- b\n") == ["<file>: the top level must be a mapping of sections"]
+
+
+def test_backend_name_cannot_hold_the_id_separator() -> None:
+    found = problems('backends:\n  "a:b": {vendor: comm100, url: "https://x.example", token: t}\n')
+    assert found == ["backends.a:b: a backend name is letters, digits, '-' or '_', starting with a letter"]
+
+
+def test_credential_fingerprint_differs_per_token_and_hides_it() -> None:
+    one = parse_config(GOOD, settings_models(), env=ENV).backends["support"]
+    two = parse_config(GOOD, settings_models(), env={**ENV, "COMM100_TOKEN": "other"}).backends["support"]
+    assert one.credential_fingerprint() != two.credential_fingerprint()
+    assert "c100-secret" not in one.credential_fingerprint()
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+def test_check_config_prints_ok_for_a_good_file(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(GOOD)
+    done = run_cli("check-config", str(path), env={**ENV, "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0
+    assert done.stdout.startswith(f"OK: {path}: backends support (comm100)")
+
+
+def test_check_config_refuses_with_exit_2_and_no_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text('backends:\n  voice: {vendor: comm100, url: "nope", token: t}\n')
+    done = run_cli("check-config", str(path))
+    assert done.returncode == 2
+    assert "backends.voice.url: not a URL" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
+    done = run_cli("check-config", str(tmp_path / "absent.yaml"))
+    assert done.returncode == 2
+    assert "cannot read the file" in done.stderr
+    assert "Traceback" not in done.stderr
