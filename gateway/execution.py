@@ -44,7 +44,7 @@ def error_entry(error: GraphQLError, request_id: str) -> dict[str, Any]:
         message = original.message
     elif isinstance(error, GraphQLSyntaxError):
         extensions = {"code": "GRAPHQL_PARSE_FAILED"}
-    elif original is None and not error.path:
+    elif not error.path and (original is None or isinstance(original, GraphQLError)):
         code = "BAD_USER_INPUT" if message.startswith("Variable '$") else "GRAPHQL_VALIDATION_FAILED"
         extensions = {"code": code}
     else:
@@ -128,4 +128,6 @@ async def execute(
 
 def _is_request_error(found: list[GraphQLError] | None) -> bool:
     """Errors before execution (parse, validation, variables) carry no path."""
-    return bool(found) and all(not e.path and e.original_error is None for e in found or [])
+    return bool(found) and all(
+        not e.path and (e.original_error is None or isinstance(e.original_error, GraphQLError)) for e in found or []
+    )

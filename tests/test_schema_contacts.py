@@ -1,0 +1,174 @@
+"""Reading contacts through the schema (`schema.execute`), with the Comm100 simulator behind it."""
+
+from __future__ import annotations
+
+from gateway.simulators.comm100 import guid
+from gateway.simulators.common import Fault
+from gateway.simulators.people import CUSTOMERS
+from schema import SDL_PATH, build_schema
+from tests.conftest import Harness, HarnessFactory
+
+FIRST_TEN = """
+{ contacts(first: 10) {
+    totalCount
+    edges { cursor node { id backend vendor kind displayName emails phones identities { type value } mergedIntoId } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+} }
+"""
+
+
+def test_printed_sdl_matches_the_checked_in_file() -> None:
+    assert build_schema().as_str().strip() == SDL_PATH.read_text().strip(), (
+        "schema/schema.graphql is out of date: run `contact-gateway print-schema > schema/schema.graphql`"
+    )
+
+
+async def test_first_ten_contacts_come_from_comm100(make_harness: HarnessFactory) -> None:
+    h = make_harness(only=["support"])
+    result = await h.run(FIRST_TEN)
+    assert "errors" not in result
+    connection = result["data"]["contacts"]
+    nodes = [e["node"] for e in connection["edges"]]
+    assert len(nodes) == 10
+    assert nodes[0] == {
+        "id": f"support:{guid('customer-0')}",
+        "backend": "support",
+        "vendor": "COMM100",
+        "kind": "PERSON",
+        "displayName": CUSTOMERS[0].name,
+        "emails": ["ava.nguyen@acme.example"],
+        "phones": ["(415) 555-0000", "+14155550000"],
+        "identities": [
+            {"type": "Email", "value": "ava.nguyen@acme.example"},
+            {"type": "Twitter", "value": "1361654692588728354"},
+            {"type": "WhatsApp", "value": "+14155550000"},
+            {"type": "Facebook", "value": "fb-100000"},
+        ],
+        "mergedIntoId": None,
+    }
+    live = [
+        r
+        for r in h.sims["support"].records.values()
+        if not r["mergeToContactId"] or r["mergeToContactId"].startswith("0000")
+    ]  # type: ignore[attr-defined]
+    assert connection["totalCount"] == len(live)
+    assert connection["pageInfo"]["hasNextPage"] is True
+    assert connection["pageInfo"]["hasPreviousPage"] is False
+    assert connection["pageInfo"]["endCursor"] == connection["edges"][-1]["cursor"]
+
+
+async def test_paging_with_after_continues_where_the_page_ended(make_harness: HarnessFactory) -> None:
+    h = make_harness(only=["support"])
+    seen: list[str] = []
+    after = None
+    for _ in range(20):
+        result = await h.run(
+            "query($after: String) { contacts(first: 7, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }",
+            {"after": after},
+        )
+        connection = result["data"]["contacts"]
+        seen += [e["node"]["id"] for e in connection["edges"]]
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+    everyone = await h.run("{ contacts(first: 500) { edges { node { id } } } }")
+    assert seen == [e["node"]["id"] for e in everyone["data"]["contacts"]["edges"]]
+    assert len(seen) == len(set(seen))
+
+
+async def test_contact_by_id_and_node(harness: Harness) -> None:
+    contact_id = f"support:{guid('customer-4')}"
+    result = await harness.run(
+        "query($id: ID!) { contact(id: $id) { id displayName } node(id: $id) { id ... on Contact { backend } } }",
+        {"id": contact_id},
+    )
+    assert result == {
+        "data": {
+            "contact": {"id": contact_id, "displayName": CUSTOMERS[4].name},
+            "node": {"id": contact_id, "backend": "support"},
+        }
+    }
+
+
+async def test_unknown_but_well_formed_id_is_null_without_error(harness: Harness) -> None:
+    result = await harness.run('{ contact(id: "support:%s") { id } }' % guid("nobody"))
+    assert result == {"data": {"contact": None}}
+
+
+async def test_malformed_id_and_unknown_backend_are_bad_user_input(harness: Harness) -> None:
+    for bad in ("no-colon", "nowhere:123", "support:not-a-guid", ":x"):
+        result = await harness.run("query($id: ID!) { contact(id: $id) { id } }", {"id": bad})
+        assert result["data"] == {"contact": None}
+        assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", bad
+        assert result["errors"][0]["path"] == ["contact"]
+    assert harness.calls("support") == 0
+
+
+async def test_raw_is_the_vendor_record(harness: Harness) -> None:
+    native = guid("customer-2")
+    result = await harness.run('{ contact(id: "support:%s") { raw } }' % native)
+    raw = result["data"]["contact"]["raw"]
+    assert raw["id"] == native and "contactIdentities" in raw and "mergeToContactId" in raw
+
+
+async def test_failing_backend_is_a_coded_error_beside_the_data(make_harness: HarnessFactory) -> None:
+    h = make_harness(only=["support"])
+    h.sims["support"].state.inject(Fault("status", status=500))
+    result = await h.run("{ contacts(first: 5) { totalCount edges { node { id } } } }")
+    assert result["data"] == {"contacts": {"totalCount": None, "edges": []}}
+    [error] = result["errors"]
+    assert error["extensions"] == {"code": "BACKEND_UNAVAILABLE", "backend": "support", "status": 500}
+    assert error["path"] == ["contacts"]
+
+
+async def test_unexpected_exception_is_masked(harness: Harness, monkeypatch: object) -> None:
+    backend = harness.gateway.backends["support"]
+
+    async def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals at /srv/app.py line 3")
+
+    backend.get = explode  # type: ignore[method-assign]
+    result = await harness.run('{ contact(id: "support:%s") { id } }' % guid("customer-1"), request_id="req-1")
+    [error] = result["errors"]
+    assert error["message"] == "Internal server error"
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-1"}
+    assert "secret" not in str(result)
+
+
+async def test_page_size_over_the_limit_is_bad_user_input(make_harness: HarnessFactory) -> None:
+    h = make_harness(only=["support"], server={"max_page_size": 20})
+    result = await h.run("{ contacts(first: 21) { totalCount } }")
+    assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert result["errors"][0]["extensions"]["fields"] == {"first": "must be between 0 and 20"}
+    assert h.calls("support") == 0
+
+
+async def test_tampered_or_foreign_cursor_is_bad_user_input(make_harness: HarnessFactory) -> None:
+    h = make_harness(only=["support"])
+    page = await h.run("{ contacts(first: 2) { pageInfo { endCursor } } }")
+    cursor = page["data"]["contacts"]["pageInfo"]["endCursor"]
+    query = "query($after: String, $f: ContactFilter) { contacts(first: 2, after: $after, filter: $f) { totalCount } }"
+    for after, flt in ((cursor[:-3] + "AAA", None), ("%%%", None), (cursor, {"company": "Acme Corp"})):
+        result = await h.run(query, {"after": after, "f": flt})
+        assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", (after, flt)
+
+
+async def test_backends_lists_configured_backends_with_capabilities(harness: Harness) -> None:
+    result = await harness.run("{ backends { name vendor healthy capabilities url } }")
+    support = next(b for b in result["data"]["backends"] if b["name"] == "support")
+    assert support == {
+        "name": "support",
+        "vendor": "COMM100",
+        "healthy": True,
+        "capabilities": ["CREATE", "DELETE", "READ", "UPDATE"],
+        "url": "http://support.test/v4",
+    }
+
+
+async def test_syntax_and_validation_errors_are_coded(harness: Harness) -> None:
+    parse = await harness.run("{ contacts(first: ")
+    assert "data" not in parse and parse["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    invalid = await harness.run("{ contacts { nope } }")
+    assert "data" not in invalid and invalid["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    variables = await harness.run("query($n: Int!) { contacts(first: $n) { totalCount } }", {"n": "ten"})
+    assert variables["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
