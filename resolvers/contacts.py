@@ -113,6 +113,7 @@ async def list_contacts(
     totals = [r.total if r is not None else None for r in results]
     has_next = len(edges) > first
     edges = edges[:first]
+    merges.remember(ctx, [e.node for e in edges])  # hops to listed records cost no call
     if not include_merged:
         shown = await merges.collapse_merged(ctx, info, [e.node for e in edges], flt)
         edges = [Edge(e.cursor, c) for e, c in zip(edges, shown, strict=True) if c is not None]

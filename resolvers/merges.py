@@ -136,7 +136,6 @@ async def collapse_merged(
     survivor is shown in the husk's place only when it would not be listed on its own (it does
     not match the filter itself), and at most once per page.
     """
-    remember(ctx, contacts)
     husks = [c for c in contacts if c.merged_into_native_id is not None]
     if not husks:
         return list(contacts)

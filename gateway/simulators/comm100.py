@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -157,12 +158,14 @@ def sample_records() -> list[dict[str, Any]]:
     records = [_record(f"customer-{i}", CUSTOMERS[i], i) for i in COMM100_CUSTOMERS]
     records[7]["mergeToContactId"] = ZERO_GUID  # explicitly "not merged"
     records.append(_record("near-miss-0", NEAR_MISSES[0], 41))
-    # Two hops: old-5a -> old-5b -> customer-5.
-    records.append(_record("old-5b", CUSTOMERS[5], 42, merged_to=guid("customer-5")))
-    records.append(_record("old-5a", CUSTOMERS[5], 43, merged_to=guid("old-5b")))
-    # Three husks -> customer-6.
+    # Two hops: old-5a -> old-5b -> customer-5; the husks still carry an old company name.
+    old_5 = replace(CUSTOMERS[5], company="Hooli (old)")
+    records.append(_record("old-5b", old_5, 42, merged_to=guid("customer-5")))
+    records.append(_record("old-5a", old_5, 43, merged_to=guid("old-5b")))
+    # Three husks -> customer-6, from the time the person worked elsewhere.
+    old_6 = replace(CUSTOMERS[6], company="Pied Piper (old)")
     for k in range(3):
-        records.append(_record(f"dup-6-{k}", CUSTOMERS[6], 44 + k, merged_to=guid("customer-6")))
+        records.append(_record(f"dup-6-{k}", old_6, 44 + k, merged_to=guid("customer-6")))
     # A cycle: loop-a -> loop-b -> loop-a.
     records.append(_record("loop-a", CUSTOMERS[8], 47, merged_to=guid("loop-b")))
     records.append(_record("loop-b", CUSTOMERS[8], 48, merged_to=guid("loop-a")))
