@@ -54,6 +54,9 @@ def create_app(
             headers={"etag": found.etag, "cache-control": "public, max-age=86400"},
         )
 
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204)  # browsers ask; an empty answer beats a 404 in the console
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
@@ -67,6 +70,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route(graphiql.STATIC_PREFIX + "/{name}", static, methods=["GET"]),
+            Route("/favicon.ico", favicon, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

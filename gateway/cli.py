@@ -35,7 +35,7 @@ def cmd_print_schema(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.app import create_app
-    from gateway.serving import bind, is_loopback, make_server
+    from gateway.serving import bind, is_loopback, make_server, serve_all
 
     settings = _load(args.config)
     if not settings.auth.api_keys and not is_loopback(args.host):
@@ -50,7 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"contact-gateway: serving on http://{args.host}:{sock.getsockname()[1]}/graphql",
         flush=True,
     )
-    asyncio.run(server.serve(sockets=[sock]))
+    asyncio.run(serve_all([(server, sock)]))
     return 0
 
 

@@ -15,7 +15,7 @@ import orjson
 from gateway.app import create_app
 from gateway.backends.registry import settings_models
 from gateway.config import GatewaySettings, parse_config
-from gateway.serving import bind, make_server, serve_with_sides
+from gateway.serving import bind, make_server, serve_all
 from gateway.simulators.registry import DEMO_BACKENDS, Simulator
 
 
@@ -42,7 +42,7 @@ async def run_demo(host: str = "127.0.0.1", port: int = 8000, out: Any = sys.std
     for name, simulator in simulators.items():
         sock = bind(host, 0)
         roots[name] = f"http://{host}:{sock.getsockname()[1]}"
-        sides.append((make_server(simulator.app, side=True), sock))
+        sides.append((make_server(simulator.app), sock))
     app = create_app(demo_settings(roots))
     main_socket = bind(host, port)
     url = f"http://{host}:{main_socket.getsockname()[1]}/graphql"
@@ -50,7 +50,7 @@ async def run_demo(host: str = "127.0.0.1", port: int = 8000, out: Any = sys.std
     for name, root in roots.items():
         print(f"  backend {name:<8} -> simulator at {root}", file=out)
     print(f"\nGraphiQL: {url}\n(open it in a browser; Ctrl-C stops the demo)", file=out, flush=True)
-    await serve_with_sides(make_server(app), main_socket, sides)
+    await serve_all([(make_server(app), main_socket), *sides])
 
 
 def main(host: str, port: int) -> None:

@@ -1,7 +1,7 @@
-"""Running ASGI apps with uvicorn: the gateway in front, simulators beside it for `demo`.
+"""Running ASGI apps with uvicorn: the gateway, and for `demo` the simulators beside it.
 
-Several servers share one event loop; only the gateway's server handles Ctrl-C, and stopping it
-stops the others.
+Several servers share one event loop. Ctrl-C or SIGTERM asks every server to shut down
+gracefully, so the process ends with exit 0 and no traceback.
 """
 
 from __future__ import annotations
@@ -9,18 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import logging
+import signal
 import socket
 from collections.abc import Generator
 
 import uvicorn
 from starlette.types import ASGIApp
 
-log = logging.getLogger("gateway.serving")
 
-
-class SideServer(uvicorn.Server):
-    """A server that leaves signal handling to the main one."""
+class QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to `serve_all`, which stops every server at once."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -47,25 +45,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def make_server(app: ASGIApp, *, side: bool = False, log_level: str = "warning") -> uvicorn.Server:
+def make_server(app: ASGIApp, *, log_level: str = "warning") -> uvicorn.Server:
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on")
-    return SideServer(config) if side else uvicorn.Server(config)
+    return QuietServer(config)
 
 
-async def serve_with_sides(
-    main: uvicorn.Server,
-    main_socket: socket.socket,
-    sides: list[tuple[uvicorn.Server, socket.socket]],
-) -> None:
-    """Serve the side servers, then the main one until it stops; then stop the sides."""
-    tasks = [asyncio.create_task(s.serve(sockets=[sock])) for s, sock in sides]
-    try:
-        while not all(s.started for s, _ in sides):
-            if any(t.done() for t in tasks):
-                break
-            await asyncio.sleep(0.01)
-        await main.serve(sockets=[main_socket])
-    finally:
-        for server, _ in sides:
+async def serve_all(servers: list[tuple[uvicorn.Server, socket.socket]]) -> None:
+    """Serve every server until a signal (or any server) stops; then stop them all."""
+    loop = asyncio.get_running_loop()
+
+    def stop_all() -> None:
+        for server, _ in servers:
             server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop_all)
+    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop_all()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

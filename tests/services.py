@@ -1,0 +1,101 @@
+"""Real parts for end-to-end tests: Chromium, Redis, and processes on loopback ports.
+
+`pytest` alone must work on a fresh machine, so a missing Chromium or a stopped Redis is set up
+here when this user can (root with apt-get); otherwise the test is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from functools import cache
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+# Chromium must not reach anything but loopback: no CDN can rescue a broken page in these tests.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+]
+
+
+def _apt_install(package: str) -> str | None:
+    """Install a Debian package; None on success, else why not."""
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        return "apt-get is not available to this user"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=300, env=env, check=False)
+    done = subprocess.run(
+        ["apt-get", "install", "-y", "-qq", package], capture_output=True, timeout=600, env=env, check=False
+    )
+    return None if done.returncode == 0 else f"apt-get install {package} failed"
+
+
+@cache
+def chromium() -> str:
+    """The Chromium executable, installed on first need; skips the test when it cannot be had."""
+    if not os.path.exists(CHROMIUM):
+        why = _apt_install("chromium")
+        if why is not None or not os.path.exists(CHROMIUM):
+            pytest.skip(f"Debian chromium is not installed and cannot be installed here: {why}")
+    return CHROMIUM
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+@cache
+def redis_available() -> str | None:
+    """None when Redis answers at 127.0.0.1:6379 (started here if needed), else why not."""
+    if _port_open(REDIS_HOST, REDIS_PORT):
+        return None
+    if shutil.which("redis-server") is None:
+        why = _apt_install("redis-server")
+        if why is not None:
+            return f"no Redis at {REDIS_HOST}:{REDIS_PORT} and {why}"
+    subprocess.run(
+        ["redis-server", "--daemonize", "yes", "--bind", REDIS_HOST, "--port", str(REDIS_PORT),
+         "--save", "", "--appendonly", "no"],
+        capture_output=True, timeout=30, check=False,
+    )  # fmt: skip
+    for _ in range(50):
+        if _port_open(REDIS_HOST, REDIS_PORT):
+            return None
+        time.sleep(0.1)
+    return f"no Redis answers at {REDIS_HOST}:{REDIS_PORT} and redis-server could not be started"
+
+
+def require_redis() -> None:
+    why = redis_available()
+    if why is not None:
+        pytest.skip(why)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _port_open("127.0.0.1", port):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")

@@ -1,0 +1,95 @@
+"""End to end: `contact-gateway demo` as a user starts it, real uvicorn, GraphiQL in real Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from playwright.async_api import async_playwright
+
+from tests.services import CHROMIUM_ARGS, chromium
+
+pytestmark = pytest.mark.slow
+
+FIRST_QUERY = (
+    "{ contacts(first: 10) { totalCount edges { node { id displayName emails phones"
+    " identities { type value } mergedIntoId } } } }"
+)
+
+
+@dataclass
+class Demo:
+    process: asyncio.subprocess.Process
+    graphiql_url: str
+    banner: str
+
+
+@pytest.fixture
+async def demo() -> AsyncIterator[Demo]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", "demo", "--port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    banner = ""
+    url = None
+    while url is None:
+        line = (await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode()
+        assert line, f"demo exited early: {banner}"
+        banner += line
+        if line.startswith("GraphiQL: "):
+            url = line.removeprefix("GraphiQL: ").strip()
+    yield Demo(process, url, banner)
+    if process.returncode is None:
+        process.kill()
+        await process.wait()
+
+
+async def test_demo_serves_sample_data_and_stops_cleanly_on_ctrl_c(demo: Demo) -> None:
+    assert demo.graphiql_url.startswith("http://127.0.0.1:")
+    async with httpx.AsyncClient(timeout=20) as client:
+        response = await client.post(demo.graphiql_url, json={"query": FIRST_QUERY})
+    assert response.status_code == 200
+    body = response.json()
+    assert "errors" not in body
+    edges = body["data"]["contacts"]["edges"]
+    assert len(edges) == 10
+    assert body["data"]["contacts"]["totalCount"] >= 40
+    assert any(e["node"]["id"].startswith("support:") and e["node"]["identities"] for e in edges)
+    demo.process.send_signal(signal.SIGINT)
+    await asyncio.wait_for(demo.process.wait(), timeout=20)
+    assert demo.process.stderr is not None
+    errors = (await demo.process.stderr.read()).decode()
+    assert demo.process.returncode == 0, errors
+    assert "Traceback" not in errors
+
+
+@pytest.mark.browser
+async def test_graphiql_loads_offline_in_chromium_and_runs_a_query(demo: Demo) -> None:
+    executable = chromium()
+    requested: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            page.on("request", lambda request: requested.append(request.url))
+            console_errors: list[str] = []
+            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+            await page.goto(demo.graphiql_url, wait_until="load")
+            await page.wait_for_selector(".graphiql-execute-button", timeout=20_000)
+            await page.click(".graphiql-execute-button")
+            result = page.locator(".result-window")
+            await result.get_by_text('"totalCount"').wait_for(timeout=20_000)
+            text = await result.inner_text()
+            # The Explorer plugin is there too, built from the local files.
+            await page.wait_for_selector("[aria-label='Show GraphiQL Explorer']", timeout=5_000)
+        finally:
+            await browser.close()
+    assert '"displayName"' in text and "support:" in text
+    assert requested and all(url.startswith("http://127.0.0.1:") for url in requested), requested
+    assert not [e for e in console_errors if "Failed to load" in e], console_errors
