@@ -124,7 +124,9 @@ async def test_non_json_body_is_backend_bad_response(backend: Comm100Backend, si
         await backend.get(guid("customer-1"))
 
 
-async def test_envelope_without_contacts_is_backend_bad_response(backend: Comm100Backend, sim: Comm100Simulator) -> None:
+async def test_envelope_without_contacts_is_backend_bad_response(
+    backend: Comm100Backend, sim: Comm100Simulator
+) -> None:
     sim.state.inject(Fault("garbage", body=b'{"items": []}'))
     with pytest.raises(errors.BackendBadResponse):
         await backend.scan(ContactFilter(), None, 10)
@@ -157,7 +159,9 @@ async def test_kind_filter_without_person_makes_no_call(backend: Comm100Backend,
 
 async def test_create_update_delete_round_trip(backend: Comm100Backend, sim: Comm100Simulator) -> None:
     created = await backend.create(
-        ContactChanges({"first_name": "Rita", "last_name": "Levi", "emails": ["rita@example.com"], "phones": ["+14155550199"]})
+        ContactChanges(
+            {"first_name": "Rita", "last_name": "Levi", "emails": ["rita@example.com"], "phones": ["+14155550199"]}
+        )
     )
     assert created.display_name == "Rita Levi"
     assert created.emails == ["rita@example.com"]
@@ -182,7 +186,9 @@ async def test_update_keeps_every_field_the_patch_does_not_name(backend: Comm100
     assert [c.method for c in sim.state.calls] == ["GET", "PUT"]
 
 
-async def test_update_replaces_emails_but_keeps_other_identities(backend: Comm100Backend, sim: Comm100Simulator) -> None:
+async def test_update_replaces_emails_but_keeps_other_identities(
+    backend: Comm100Backend, sim: Comm100Simulator
+) -> None:
     contact_id = guid("customer-0")
     updated = await backend.update(contact_id, ContactChanges({"emails": ["new@example.com"]}))
     assert updated.emails == ["new@example.com"]
