@@ -62,6 +62,9 @@ class Gateway:
         backend.check_native_id(parts[1])
         return backend, parts[1]
 
+    async def after_write(self, backend: str) -> None:
+        """Called once a write to `backend` went out (or may have): its cached reads are stale."""
+
     async def aclose(self) -> None:
         for backend in self.backends.values():
             await backend.aclose()

@@ -11,12 +11,14 @@ from strawberry.types import ExecutionContext
 
 from gateway.model import EMPTY_FILTER
 from resolvers import backends as backend_resolvers
-from resolvers import contacts, merges
+from resolvers import contacts, merges, writes
 from schema.types import (
     Backend,
     Contact,
     ContactConnection,
     ContactFilter,
+    ContactInput,
+    ContactPatch,
     Info,
     Node,
 )
@@ -90,6 +92,53 @@ class Query:
         return backend_resolvers.describe(info.context)  # type: ignore[return-value]
 
 
+@strawberry.type(description="Create, change and delete contacts; each write goes to one backend and is never retried.")
+class Mutation:
+    @strawberry.mutation(
+        description=(
+            "Create a contact in one backend. NOT_SUPPORTED (before any call) when the backend cannot "
+            "create; BAD_USER_INPUT listing the fields when the vendor's rules are not met."
+        )
+    )
+    async def create_contact(
+        self,
+        info: Info,
+        backend: Annotated[str, strawberry.argument(description="The backend's config name.")],
+        input: ContactInput,
+    ) -> Contact:
+        return await writes.create_contact(info.context, backend, input.to_changes())  # type: ignore[return-value]
+
+    @strawberry.mutation(
+        description=(
+            "Change the given fields of a contact; every field not given keeps its value, also on "
+            "vendors that only replace whole records (the gateway reads, patches and writes back)."
+        )
+    )
+    async def update_contact(self, info: Info, id: strawberry.ID, input: ContactPatch) -> Contact:
+        return await writes.update_contact(info.context, str(id), input.to_changes())  # type: ignore[return-value]
+
+    @strawberry.mutation(description="Delete a contact; returns its id.")
+    async def delete_contact(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+        return strawberry.ID(await writes.delete_contact(info.context, str(id)))
+
+    @strawberry.mutation(
+        description=(
+            "Create or update a contact by its CRM id through the vendor's CRM webhook (AgentVoice): "
+            "matched by source and crmId."
+        )
+    )
+    async def upsert_contact_from_crm(
+        self,
+        info: Info,
+        backend: str,
+        source: Annotated[str, strawberry.argument(description="The CRM, e.g. 'salesforce'.")],
+        crm_id: Annotated[str, strawberry.argument(description="The contact's id in that CRM.")],
+        input: ContactInput | None = None,
+    ) -> Contact:
+        changes = input.to_changes() if input is not None else ContactInput().to_changes()
+        return await writes.upsert_from_crm(info.context, backend, source, crm_id, changes)  # type: ignore[return-value]
+
+
 class PartialErrors(SchemaExtension):
     """Adds the errors of backends that failed while others answered to the response."""
 
@@ -113,6 +162,7 @@ class GatewaySchema(strawberry.Schema):
 def build_schema(extensions: list[Any] | None = None) -> strawberry.Schema:
     return GatewaySchema(
         query=Query,
+        mutation=Mutation,
         types=[Contact],
         extensions=[PartialErrors, *(extensions or [])],
     )

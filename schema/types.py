@@ -185,7 +185,7 @@ class Backend:
 
 
 @strawberry.input(description="An id in another system to look for.")
-class ExternalIdInput:
+class ExternalIdFilter:
     system: str | None = strawberry.field(default=None, description="The system, e.g. 'salesforce'.")
     value: str | None = strawberry.field(default=None, description="The id in that system.")
 
@@ -206,7 +206,7 @@ class ContactFilter:
     last_name: str | None = strawberry.field(default=None, description="Family name, any case.")
     company: str | None = strawberry.field(default=None, description="Company, any case.")
     kinds: list[ContactKind] | None = strawberry.field(default=None, description="Any of these kinds.")
-    external_id: ExternalIdInput | None = strawberry.field(
+    external_id: ExternalIdFilter | None = strawberry.field(
         default=None, description="An id in another system (system and/or value)."
     )
 
@@ -222,3 +222,89 @@ class ContactFilter:
             kinds=frozenset(self.kinds) if self.kinds is not None else None,
             external_id=model.ExternalIdFilter(ext.system, ext.value) if ext is not None else None,
         )
+
+
+@strawberry.input(description="A postal address to write.")
+class AddressInput:
+    line1: str | None = strawberry.field(default=None, description="First address line.")
+    line2: str | None = strawberry.field(default=None, description="Second address line.")
+    city: str | None = strawberry.field(default=None, description="City.")
+    region: str | None = strawberry.field(default=None, description="State, province or region.")
+    postal_code: str | None = strawberry.field(default=None, description="Postal or ZIP code.")
+    country: str | None = strawberry.field(default=None, description="Country or region.")
+
+
+@strawberry.input(description="An id in another system to write (AgentVoice: crm_source and crm_id).")
+class ExternalIdInput:
+    system: str = strawberry.field(description="The system, e.g. 'salesforce'.")
+    value: str = strawberry.field(description="The id in that system.")
+
+
+def _changes(given: Any) -> model.ContactChanges:
+    """Only the fields the client wrote (null included); an omitted field is not in the result."""
+    values: dict[str, Any] = {}
+    for name in model.WRITABLE_FIELDS:
+        value = getattr(given, name)
+        if value is strawberry.UNSET:
+            continue
+        if isinstance(value, AddressInput):
+            value = model.Address(value.line1, value.line2, value.city, value.region, value.postal_code, value.country)
+        elif name == "external_ids" and value is not None:
+            value = [model.ExternalId(x.system, x.value) for x in value]
+        values[name] = value
+    return model.ContactChanges(values)
+
+
+_WRITE_NOTE = "Checked per vendor: a vendor without a place for a field refuses it with BAD_USER_INPUT."
+
+
+@strawberry.input(description="A new contact. " + _WRITE_NOTE)
+class ContactInput:
+    display_name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Name to show (Comm100 name, Genesys name)."
+    )
+    first_name: str | None = strawberry.field(default=strawberry.UNSET, description="Given name.")
+    last_name: str | None = strawberry.field(default=strawberry.UNSET, description="Family name.")
+    emails: list[str] | None = strawberry.field(default=strawberry.UNSET, description="Email addresses.")
+    phones: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="Phone numbers (Genesys: phones[0] is phoneNumber)."
+    )
+    company: str | None = strawberry.field(default=strawberry.UNSET, description="Company.")
+    title: str | None = strawberry.field(default=strawberry.UNSET, description="Job title.")
+    alias: str | None = strawberry.field(default=strawberry.UNSET, description="Alias.")
+    address: AddressInput | None = strawberry.field(default=strawberry.UNSET, description="Postal address.")
+    external_ids: list[ExternalIdInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Ids in other systems (AgentVoice: externalIds[0] is crm_source/crm_id)."
+    )
+    kind: ContactKind | None = strawberry.field(
+        default=strawberry.UNSET, description="What it is; a vendor writes only the kinds in Backend.writableKinds."
+    )
+
+    def to_changes(self) -> model.ContactChanges:
+        return _changes(self)
+
+
+@strawberry.input(description="Changes to a contact: only the fields given change; null clears. " + _WRITE_NOTE)
+class ContactPatch:
+    display_name: str | None = strawberry.field(default=strawberry.UNSET, description="Name to show.")
+    first_name: str | None = strawberry.field(default=strawberry.UNSET, description="Given name.")
+    last_name: str | None = strawberry.field(default=strawberry.UNSET, description="Family name.")
+    emails: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="Email addresses (replaces the list)."
+    )
+    phones: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="Phone numbers (replaces the list)."
+    )
+    company: str | None = strawberry.field(default=strawberry.UNSET, description="Company.")
+    title: str | None = strawberry.field(default=strawberry.UNSET, description="Job title.")
+    alias: str | None = strawberry.field(default=strawberry.UNSET, description="Alias.")
+    address: AddressInput | None = strawberry.field(
+        default=strawberry.UNSET, description="Postal address (replaces the whole address)."
+    )
+    external_ids: list[ExternalIdInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Ids in other systems (replaces the list)."
+    )
+    kind: ContactKind | None = strawberry.field(default=strawberry.UNSET, description="What it is.")
+
+    def to_changes(self) -> model.ContactChanges:
+        return _changes(self)

@@ -62,11 +62,15 @@ HarnessFactory = Callable[..., Harness]
 
 @pytest.fixture
 async def make_harness() -> AsyncIterator[HarnessFactory]:
-    """`make_harness(only=[...], server={...}, cache={...})`: demo backends over ASGITransport."""
+    """`make_harness(only=[...], overrides={backend: {...}}, server={...})`: demo backends in-process."""
     made: list[Harness] = []
 
-    def factory(only: list[str] | None = None, **sections: Any) -> Harness:
+    def factory(
+        only: list[str] | None = None, overrides: dict[str, dict[str, Any]] | None = None, **sections: Any
+    ) -> Harness:
         sims, configs = demo_backend_settings(only)
+        for name, extra in (overrides or {}).items():
+            configs[name].update(extra)
         settings = settings_for(configs, **sections)
         transports = {name: httpx.ASGITransport(app=sim.app) for name, sim in sims.items()}
         harness = Harness(Gateway.from_settings(settings, transports=transports), sims)

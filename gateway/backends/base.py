@@ -7,6 +7,7 @@ timeouts, status mapping and decoding, and applies the unified filter to what th
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import re
@@ -147,6 +148,9 @@ class HttpBackend(ABC):
     async def delete(self, native_id: str) -> None:
         raise self.not_supported("delete")
 
+    async def upsert_from_crm(self, source: str, crm_id: str, changes: ContactChanges) -> Contact:
+        raise self.not_supported("upsert contacts from a CRM")
+
     # ------------------------------------------------------------------ shared behaviour
 
     async def scan(
@@ -231,13 +235,18 @@ class HttpBackend(ABC):
     async def _send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None) -> Any:
         is_write = method != "GET"
         try:
-            response = await self.client.request(
-                method,
-                path,
-                params=_clean_params(params),
-                content=None if body is None else orjson.dumps(body),
-                headers={"content-type": "application/json"} if body is not None else None,
-            )
+            # httpx's timeouts bound each phase (connect, each read); this bounds the whole call,
+            # so a vendor dripping bytes slowly cannot hold a request past timeout_s.
+            async with asyncio.timeout(self.settings.timeout_s):
+                response = await self.client.request(
+                    method,
+                    path,
+                    params=_clean_params(params),
+                    content=None if body is None else orjson.dumps(body),
+                    headers={"content-type": "application/json"} if body is not None else None,
+                )
+        except TimeoutError:
+            raise errors.error_for_transport(httpx.ReadTimeout("call timed out"), self.name, write=is_write) from None
         except httpx.RequestError as exc:
             raise errors.error_for_transport(exc, self.name, write=is_write) from None
         if response.status_code >= 400:

@@ -1,0 +1,83 @@
+"""Mutations: each write is routed to one backend, refused before any call when the backend
+cannot do it (NOT_SUPPORTED) or the input is wrong (BAD_USER_INPUT), and never retried. After a
+write, the backend's cached reads are dropped before the mutation returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from gateway import errors
+from gateway.backends.base import Capability, HttpBackend
+from gateway.model import Contact, ContactChanges
+from resolvers.context import RequestContext
+
+T = TypeVar("T")
+# Errors that prove the vendor changed nothing: refused before the call, or refused by the vendor.
+UNCHANGED = (errors.BadUserInput, errors.NotSupported, errors.NotFound, errors.Conflict, errors.Forbidden)
+
+
+async def written(ctx: RequestContext, backend: HttpBackend, write: Awaitable[T]) -> T:
+    """Await a write; unless it provably changed nothing, drop the backend's cached reads."""
+    try:
+        result = await write
+    except UNCHANGED:
+        raise
+    except BaseException:
+        await ctx.gateway.after_write(backend.name)  # a timeout may still have been applied
+        raise
+    await ctx.gateway.after_write(backend.name)
+    return result
+
+
+def require(backend: HttpBackend, capability: Capability, operation: str) -> None:
+    if capability not in backend.capabilities:
+        raise backend.not_supported(operation)
+
+
+def check_kind(backend: HttpBackend, changes: ContactChanges) -> None:
+    kind = changes.get("kind")
+    if kind is not None and kind not in backend.writable_kinds:
+        writable = ", ".join(sorted(k.value for k in backend.writable_kinds)) or "none"
+        raise errors.NotSupported(
+            f"backend '{backend.name}' ({backend.vendor}) cannot write contacts of kind {kind.value};"
+            f" it writes only {writable}",
+            backend=backend.name,
+            details={"writableKinds": sorted(k.value for k in backend.writable_kinds)},
+        )
+
+
+async def create_contact(ctx: RequestContext, backend_name: str, changes: ContactChanges) -> Contact:
+    backend = ctx.backend(backend_name)
+    require(backend, Capability.CREATE, "create")
+    check_kind(backend, changes)
+    return await written(ctx, backend, backend.create(changes))
+
+
+async def update_contact(ctx: RequestContext, global_id: str, changes: ContactChanges) -> Contact:
+    backend, native_id = ctx.locate(global_id)
+    require(backend, Capability.UPDATE, "update")
+    check_kind(backend, changes)
+    if not changes.values:
+        raise errors.BadUserInput("the patch names no field to change", fields={"input": "empty"})
+    return await written(ctx, backend, backend.update(native_id, changes))
+
+
+async def delete_contact(ctx: RequestContext, global_id: str) -> str:
+    backend, native_id = ctx.locate(global_id)
+    require(backend, Capability.DELETE, "delete")
+    await written(ctx, backend, backend.delete(native_id))
+    return global_id
+
+
+async def upsert_from_crm(
+    ctx: RequestContext, backend_name: str, source: str, crm_id: str, changes: ContactChanges
+) -> Contact:
+    backend = ctx.backend(backend_name)
+    require(backend, Capability.CRM_UPSERT, "upsert contacts from a CRM")
+    check_kind(backend, changes)
+    problems = {k: "required" for k, v in (("source", source), ("crmId", crm_id)) if not v.strip()}
+    if problems:
+        raise errors.BadUserInput("a CRM upsert needs a source and a crmId", fields=problems, backend=backend.name)
+    return await written(ctx, backend, backend.upsert_from_crm(source.strip(), crm_id.strip(), changes))
