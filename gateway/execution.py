@@ -18,7 +18,8 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from gateway import errors
+from gateway import cache, errors
+from gateway.cache import RequestCacheLog
 from gateway.runtime import Gateway
 from resolvers.context import RequestContext
 
@@ -86,6 +87,24 @@ async def execute(
     """Execute under the gateway's whole-request deadline; never raises."""
     context = RequestContext(gateway=gateway, scope=scope, request_id=request_id)
     deadline = gateway.settings.server.deadline_s
+    cache_log = RequestCacheLog()
+    token = cache.CURRENT.set(cache_log)
+    try:
+        return _shape(await _run(schema, query, variables, operation_name, context, deadline, allowed), cache_log)
+    finally:
+        cache.CURRENT.reset(token)
+
+
+async def _run(
+    schema: strawberry.Schema,
+    query: str | None,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+    context: RequestContext,
+    deadline: float,
+    allowed: Iterable[OperationType] | None,
+) -> Outcome:
+    request_id = context.request_id
     try:
         async with asyncio.timeout(deadline):
             result = await schema.execute(
@@ -124,6 +143,14 @@ async def execute(
     if result.extensions:
         body["extensions"] = result.extensions
     return Outcome(body, has_data=executed)
+
+
+def _shape(outcome: Outcome, cache_log: RequestCacheLog) -> Outcome:
+    """Say so when part of the answer came from an expired copy because a backend failed."""
+    if cache_log.stale:
+        extensions = outcome.body.setdefault("extensions", {})
+        extensions["stale"] = [{"backend": s.backend, "ageS": s.age_s} for s in cache_log.stale]
+    return outcome
 
 
 def _is_request_error(found: list[GraphQLError] | None) -> bool:

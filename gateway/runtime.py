@@ -13,14 +13,16 @@ import httpx
 from gateway import errors
 from gateway.backends.base import HttpBackend
 from gateway.backends.registry import VENDORS
+from gateway.cache import ReadCache
 from gateway.config import GatewaySettings
 from gateway.model import split_global_id
 
 
 class Gateway:
-    def __init__(self, settings: GatewaySettings, backends: Mapping[str, HttpBackend]) -> None:
+    def __init__(self, settings: GatewaySettings, backends: Mapping[str, HttpBackend], cache: ReadCache) -> None:
         self.settings = settings
         self.backends: dict[str, HttpBackend] = dict(backends)
+        self.cache = cache
 
     @classmethod
     def from_settings(
@@ -31,13 +33,20 @@ class Gateway:
     ) -> Gateway:
         """Build every backend; `transports` lets tests route a backend to a simulator in-process."""
         transports = transports or {}
+        cache = ReadCache(settings.cache.url)
         backends = {
             name: VENDORS[conf.vendor](
-                name, conf, region=settings.server.default_region, transport=transports.get(name)
+                name,
+                conf,
+                region=settings.server.default_region,
+                transport=transports.get(name),
+                cache=cache,
+                ttl_s=settings.ttl_for(name),
+                stale_s=settings.stale_for(name),
             )
             for name, conf in settings.backends.items()
         }
-        return cls(settings, backends)
+        return cls(settings, backends, cache)
 
     def backend(self, name: str) -> HttpBackend:
         """The backend called `name`, or BAD_USER_INPUT naming the configured ones."""
@@ -64,7 +73,9 @@ class Gateway:
 
     async def after_write(self, backend: str) -> None:
         """Called once a write to `backend` went out (or may have): its cached reads are stale."""
+        await self.backends[backend].forget_cached_reads()
 
     async def aclose(self) -> None:
         for backend in self.backends.values():
             await backend.aclose()
+        await self.cache.aclose()

@@ -21,6 +21,7 @@ import httpx
 import orjson
 
 from gateway import errors
+from gateway.cache import ReadCache, call_key
 from gateway.config import BackendSettings
 from gateway.filtering import matches
 from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind
@@ -105,10 +106,18 @@ class HttpBackend(ABC):
         *,
         region: str = "US",
         transport: httpx.AsyncBaseTransport | None = None,
+        cache: ReadCache | None = None,
+        ttl_s: float = 0.0,
+        stale_s: float = 0.0,
     ) -> None:
         self.name = name
         self.settings = settings
         self.region = region
+        self.cache = cache
+        self.ttl_s = ttl_s
+        self.stale_s = stale_s
+        # Whose data this is: the backend and a hash of its URL, tenant and credentials.
+        self.cache_namespace = f"{name}:{settings.credential_fingerprint()}"
         self.healthy = True
         self.last_error: str | None = None
         headers = {"accept": "application/json", **self.auth_headers(), **settings.headers}
@@ -218,8 +227,22 @@ class HttpBackend(ABC):
         )
 
     async def read(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET a JSON document from the vendor (the one seam for reads)."""
-        return await self._send("GET", path, params=params)
+        """GET a JSON document from the vendor (the one seam for reads): cached, coalesced."""
+        if self.cache is None:
+            return await self._send("GET", path, params=params)
+        return await self.cache.fetch(
+            self.cache_namespace,
+            call_key("GET", path, {**self.base_params(), **(params or {})}),
+            self.ttl_s,
+            self.stale_s,
+            lambda: self._send("GET", path, params=params),
+            backend=self.name,
+        )
+
+    async def forget_cached_reads(self) -> None:
+        """After a write: every cached read of this backend is stale, on every instance."""
+        if self.cache is not None:
+            await self.cache.bump(self.cache_namespace)
 
     async def read_or_none(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """Like `read`, but a 404 means "no such record" and gives None."""
