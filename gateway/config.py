@@ -97,6 +97,13 @@ def check_url(value: str) -> str:
     return value.rstrip("/")
 
 
+class RateLimitSettings(_Strict):
+    """At most `calls` vendor calls per `per_s` seconds (e.g. Comm100: 300 per 300)."""
+
+    calls: int = Field(ge=1)
+    per_s: float = Field(gt=0)
+
+
 class BackendSettings(_Strict):
     """What every backend takes; each vendor module subclasses it with its own credentials."""
 
@@ -107,6 +114,11 @@ class BackendSettings(_Strict):
     stale_s: float | None = Field(default=None, ge=0)
     headers: dict[str, str] = Field(default_factory=dict)
     page_size: int = Field(default=50, ge=1, le=1000)
+    retries: int = Field(default=2, ge=0, le=10)
+    retry_backoff_s: float = Field(default=0.1, ge=0, le=30)
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    rate_limit: RateLimitSettings | None = None
 
     @field_validator("url")
     @classmethod
@@ -117,7 +129,7 @@ class BackendSettings(_Strict):
         """A hash naming whose data this is (URL, tenant, credentials), never the secret itself."""
         parts: list[str] = []
         for name in sorted(type(self).model_fields):
-            if name in ("timeout_s", "ttl_s", "stale_s", "page_size"):
+            if name in _OPERATIONAL:
                 continue
             value = getattr(self, name)
             if isinstance(value, SecretStr):
@@ -137,6 +149,11 @@ class BackendSettings(_Strict):
 
 
 _SECRET_HEADERS = {"authorization", "x-api-key", "proxy-authorization", "cookie"}
+# Settings that change how the gateway calls a backend, not whose data it gets.
+_OPERATIONAL = {
+    "timeout_s", "ttl_s", "stale_s", "page_size", "retries", "retry_backoff_s",
+    "breaker_failures", "breaker_cooldown_s", "rate_limit",
+}  # fmt: skip
 
 
 class GatewaySettings(_Strict):

@@ -43,6 +43,8 @@ class GatewayError(Exception):
         self.message = message
         self.backend = backend
         self.details: dict[str, Any] = dict(details or {})
+        # A vendor's Retry-After, in seconds: used by the retry policy, never shown to clients.
+        self.retry_after_s: float | None = None
 
     def extensions(self) -> dict[str, Any]:
         """The `extensions` object of the GraphQL error this becomes."""

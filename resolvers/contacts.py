@@ -16,6 +16,7 @@ from typing import Any
 from gateway import errors
 from gateway.backends.base import HttpBackend, ScanResult
 from gateway.model import Contact, ContactFilter
+from gateway.resilience import remaining
 from resolvers import merges
 from resolvers.context import RequestContext
 from resolvers.cursor import Cursor, decode_cursor, encode_cursor, query_fingerprint
@@ -57,7 +58,15 @@ def check_page_size(first: int, ctx: RequestContext) -> None:
 async def guarded(ctx: RequestContext, info: Any, backend: HttpBackend, call: Any) -> Any:
     """Await one backend call; a failure is reported for that backend and gives None."""
     try:
-        return await call
+        async with asyncio.timeout(remaining()):
+            return await call
+    except TimeoutError:
+        ctx.report(
+            errors.BackendTimeout(
+                f"backend '{backend.name}' did not answer within the request deadline", backend=backend.name
+            ),
+            info,
+        )
     except errors.GatewayError as exc:
         if exc.backend is None:
             exc.backend = backend.name

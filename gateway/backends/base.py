@@ -7,7 +7,6 @@ timeouts, status mapping and decoding, and applies the unified filter to what th
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 import re
@@ -18,12 +17,12 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 import httpx
-import orjson
 
 from gateway import errors
-from gateway.cache import ReadCache, call_key
+from gateway.cache import ReadCache
 from gateway.config import BackendSettings
 from gateway.filtering import matches
+from gateway.http import VendorClient
 from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind
 
 log = logging.getLogger("gateway.backends")
@@ -113,22 +112,24 @@ class HttpBackend(ABC):
         self.name = name
         self.settings = settings
         self.region = region
-        self.cache = cache
-        self.ttl_s = ttl_s
-        self.stale_s = stale_s
-        # Whose data this is: the backend and a hash of its URL, tenant and credentials.
-        self.cache_namespace = f"{name}:{settings.credential_fingerprint()}"
-        self.healthy = True
-        self.last_error: str | None = None
-        headers = {"accept": "application/json", **self.auth_headers(), **settings.headers}
-        self.client = httpx.AsyncClient(
-            base_url=settings.url + "/",
-            headers=headers,
+        self.http = VendorClient(
+            name,
+            settings,
+            headers={**self.auth_headers(), **settings.headers},
             params=self.base_params(),
-            timeout=settings.timeout_s,
             transport=transport,
-            follow_redirects=False,
+            cache=cache,
+            ttl_s=ttl_s,
+            stale_s=stale_s,
         )
+
+    @property
+    def healthy(self) -> bool:
+        return self.http.healthy
+
+    @property
+    def last_error(self) -> str | None:
+        return self.http.last_error
 
     # ------------------------------------------------------------------ vendor hooks
 
@@ -227,22 +228,8 @@ class HttpBackend(ABC):
         )
 
     async def read(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET a JSON document from the vendor (the one seam for reads): cached, coalesced."""
-        if self.cache is None:
-            return await self._send("GET", path, params=params)
-        return await self.cache.fetch(
-            self.cache_namespace,
-            call_key("GET", path, {**self.base_params(), **(params or {})}),
-            self.ttl_s,
-            self.stale_s,
-            lambda: self._send("GET", path, params=params),
-            backend=self.name,
-        )
-
-    async def forget_cached_reads(self) -> None:
-        """After a write: every cached read of this backend is stale, on every instance."""
-        if self.cache is not None:
-            await self.cache.bump(self.cache_namespace)
+        """GET a JSON document from the vendor (cached, coalesced, retried)."""
+        return await self.http.read(path, params)
 
     async def read_or_none(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """Like `read`, but a 404 means "no such record" and gives None."""
@@ -253,38 +240,10 @@ class HttpBackend(ABC):
 
     async def write(self, method: str, path: str, body: Any = None, params: Mapping[str, Any] | None = None) -> Any:
         """Send a write; never retried, since a vendor may have applied it already."""
-        return await self._send(method, path, params=params, body=body)
+        return await self.http.write(method, path, body, params)
 
-    async def _send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None) -> Any:
-        is_write = method != "GET"
-        try:
-            # httpx's timeouts bound each phase (connect, each read); this bounds the whole call,
-            # so a vendor dripping bytes slowly cannot hold a request past timeout_s.
-            async with asyncio.timeout(self.settings.timeout_s):
-                response = await self.client.request(
-                    method,
-                    path,
-                    params=_clean_params(params),
-                    content=None if body is None else orjson.dumps(body),
-                    headers={"content-type": "application/json"} if body is not None else None,
-                )
-        except TimeoutError:
-            raise errors.error_for_transport(httpx.ReadTimeout("call timed out"), self.name, write=is_write) from None
-        except httpx.RequestError as exc:
-            raise errors.error_for_transport(exc, self.name, write=is_write) from None
-        if response.status_code >= 400:
-            raise errors.error_for_status(
-                response.status_code,
-                self.name,
-                errors.vendor_message(_json_or_none(response.content)),
-                write=is_write,
-            )
-        if response.status_code == 204 or not response.content.strip():
-            return None
-        try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            raise errors.bad_response(self.name, "the body is not JSON") from None
+    async def forget_cached_reads(self) -> None:
+        await self.http.forget_cached_reads()
 
     def expect_list(self, payload: Any, key: str | None = None) -> list[Mapping[str, Any]]:
         """The list of records in `payload` (or under `key`), or BACKEND_BAD_RESPONSE."""
@@ -299,25 +258,7 @@ class HttpBackend(ABC):
         return payload
 
     async def aclose(self) -> None:
-        await self.client.aclose()
-
-
-def _clean_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
-    if not params:
-        return None
-    cleaned: dict[str, str] = {}
-    for key, value in params.items():
-        if value is None:
-            continue
-        cleaned[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    return cleaned
-
-
-def _json_or_none(content: bytes) -> Any:
-    try:
-        return orjson.loads(content) if content else None
-    except orjson.JSONDecodeError:
-        return None
+        await self.http.aclose()
 
 
 def text(value: Any) -> str | None:

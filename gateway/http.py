@@ -1,0 +1,219 @@
+"""Calling one vendor: the backend's pooled `httpx.AsyncClient`, per-call timeout within the
+request deadline, retries of reads, circuit breaker, rate smoothing, status mapping, decoding and
+the read cache. The only place that does HTTP to vendors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import orjson
+import stamina
+from aiolimiter import AsyncLimiter
+
+from gateway import errors
+from gateway.cache import ReadCache, call_key
+from gateway.config import BackendSettings
+from gateway.resilience import (
+    CircuitBreaker,
+    call_budget,
+    counts_against_breaker,
+    is_retryable,
+    remaining,
+)
+
+log = logging.getLogger("gateway.http")
+MAX_BACKOFF_S = 2.0
+
+
+class VendorClient:
+    def __init__(
+        self,
+        name: str,
+        settings: BackendSettings,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, str],
+        transport: httpx.AsyncBaseTransport | None = None,
+        cache: ReadCache | None = None,
+        ttl_s: float = 0.0,
+        stale_s: float = 0.0,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.base_params = dict(params)
+        self.cache = cache
+        self.ttl_s = ttl_s
+        self.stale_s = stale_s
+        # Whose data this is: the backend and a hash of its URL, tenant and credentials.
+        self.cache_namespace = f"{name}:{settings.credential_fingerprint()}"
+        self.breaker = CircuitBreaker(name, settings.breaker_failures, settings.breaker_cooldown_s)
+        limit = settings.rate_limit
+        self.limiter = AsyncLimiter(limit.calls, limit.per_s) if limit is not None else None
+        self.last_error: str | None = None
+        self.client = httpx.AsyncClient(
+            base_url=settings.url + "/",
+            headers={"accept": "application/json", **headers},
+            params=self.base_params,
+            timeout=settings.timeout_s,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    @property
+    def healthy(self) -> bool:
+        return self.breaker.state != "open"
+
+    # ------------------------------------------------------------------ reads and writes
+
+    async def read(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET a JSON document: cached, coalesced, retried."""
+        if self.cache is None:
+            return await self._read_retrying(path, params)
+        return await self.cache.fetch(
+            self.cache_namespace,
+            call_key("GET", path, {**self.base_params, **(params or {})}),
+            self.ttl_s,
+            self.stale_s,
+            lambda: self._read_retrying(path, params),
+            backend=self.name,
+        )
+
+    async def write(self, method: str, path: str, body: Any = None, params: Mapping[str, Any] | None = None) -> Any:
+        """Send a write once: never retried, since the vendor may have applied it already."""
+        return await self._call(method, path, params, body)
+
+    async def forget_cached_reads(self) -> None:
+        """After a write: every cached read of this backend is stale, on every instance."""
+        if self.cache is not None:
+            await self.cache.bump(self.cache_namespace)
+
+    async def _read_retrying(self, path: str, params: Mapping[str, Any] | None) -> Any:
+        backoff = self.settings.retry_backoff_s
+
+        def retry_after(exc: Exception) -> bool | float:
+            if not isinstance(exc, errors.GatewayError) or not is_retryable(exc):
+                return False
+            left = remaining()
+            wait = exc.retry_after_s
+            if wait is not None:  # the vendor said when: wait that long, if the deadline allows
+                return wait if left is None or wait < left else False
+            return left is None or left > backoff
+
+        async for attempt in stamina.retry_context(
+            on=retry_after,
+            attempts=self.settings.retries + 1,
+            timeout=remaining(),
+            wait_initial=backoff,
+            wait_max=MAX_BACKOFF_S,
+            wait_jitter=backoff,
+        ):
+            with attempt:
+                return await self._call("GET", path, params, None)
+        raise AssertionError("unreachable: stamina re-raises the last failure")
+
+    async def _call(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any) -> Any:
+        """One attempt, through the rate limiter and the breaker."""
+        await self._take_rate_slot()
+        self.breaker.before_call()
+        try:
+            result = await self._send(method, path, params, body)
+        except errors.GatewayError as exc:
+            self.last_error = exc.code
+            if counts_against_breaker(exc):
+                self.breaker.failed()
+            else:
+                self.breaker.succeeded()  # the vendor answered: it is up, the request was wrong
+            raise
+        except BaseException:
+            self.breaker.trial_in_flight = False
+            raise
+        self.breaker.succeeded()
+        return result
+
+    async def _take_rate_slot(self) -> None:
+        if self.limiter is None:
+            return
+        budget = remaining()
+        try:
+            async with asyncio.timeout(budget):
+                await self.limiter.acquire()
+        except TimeoutError:
+            raise errors.BackendUnavailable(
+                f"backend '{self.name}' is at its configured rate limit; try again shortly",
+                backend=self.name,
+                details={"reason": "RATE_LIMITED"},
+            ) from None
+
+    async def _send(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any) -> Any:
+        is_write = method != "GET"
+        budget = call_budget(self.settings.timeout_s)
+        try:
+            # httpx's timeouts bound each phase (connect, each read); this bounds the whole call,
+            # so a vendor dripping bytes slowly cannot hold a request past timeout_s or the deadline.
+            async with asyncio.timeout(budget):
+                response = await self.client.request(
+                    method,
+                    path,
+                    params=_clean_params(params),
+                    content=None if body is None else orjson.dumps(body),
+                    headers={"content-type": "application/json"} if body is not None else None,
+                )
+        except TimeoutError:
+            raise errors.error_for_transport(httpx.ReadTimeout("call timed out"), self.name, write=is_write) from None
+        except httpx.RequestError as exc:
+            raise errors.error_for_transport(exc, self.name, write=is_write) from None
+        if response.status_code >= 400:
+            error = errors.error_for_status(
+                response.status_code, self.name, errors.vendor_message(_json_or_none(response.content)), write=is_write
+            )
+            error.retry_after_s = parse_retry_after(response.headers.get("retry-after"))
+            raise error
+        if response.status_code == 204 or not response.content.strip():
+            return None
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise errors.bad_response(self.name, "the body is not JSON") from None
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent or odd."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _clean_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if not params:
+        return None
+    cleaned: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        cleaned[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return cleaned
+
+
+def _json_or_none(content: bytes) -> Any:
+    try:
+        return orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
+        return None
