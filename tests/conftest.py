@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
@@ -14,6 +13,7 @@ from gateway.backends.registry import settings_models
 from gateway.config import GatewaySettings, parse_config
 from gateway.execution import execute
 from gateway.runtime import Gateway
+from gateway.simulators.common import SimulatorTransport
 from gateway.simulators.registry import DEMO_BACKENDS, Simulator
 from schema import build_schema
 
@@ -72,8 +72,27 @@ async def make_harness() -> AsyncIterator[HarnessFactory]:
         for name, extra in (overrides or {}).items():
             configs[name].update(extra)
         settings = settings_for(configs, **sections)
-        transports = {name: httpx.ASGITransport(app=sim.app) for name, sim in sims.items()}
+        transports = {name: SimulatorTransport(app=sim.app) for name, sim in sims.items()}
         harness = Harness(Gateway.from_settings(settings, transports=transports), sims)
+        made.append(harness)
+        return harness
+
+    yield factory
+    for harness in made:
+        await harness.gateway.aclose()
+
+
+@pytest.fixture
+async def make_custom() -> AsyncIterator[Callable[..., Harness]]:
+    """`make_custom({name: (simulator, backend settings)}, **sections)`: any backends, in-process."""
+    made: list[Harness] = []
+
+    def factory(backends: dict[str, tuple[Simulator, dict[str, Any]]], **sections: Any) -> Harness:
+        settings = settings_for({n: conf for n, (_, conf) in backends.items()}, **sections)
+        transports = {n: SimulatorTransport(app=sim.app) for n, (sim, _) in backends.items()}
+        harness = Harness(
+            Gateway.from_settings(settings, transports=transports), {n: s for n, (s, _) in backends.items()}
+        )
         made.append(harness)
         return harness
 

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -117,6 +118,19 @@ class FaultMiddleware:
                 headers=headers,
             )
             await response(scope, receive, send)
+
+
+class SimulatorTransport(httpx.ASGITransport):
+    """An in-process transport to a simulator; a simulated dropped connection surfaces as the
+    error httpx raises for a real one."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except DroppedConnection:
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            ) from None
 
 
 def build_app(routes: list[BaseRoute], state: SimulatorState) -> Starlette:

@@ -1,0 +1,163 @@
+"""A bad backend day: retries, Retry-After, the breaker, the deadline, rate smoothing, faults."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from gateway.simulators.comm100 import PREFIX, Comm100Simulator, guid
+from gateway.simulators.common import Fault
+from tests.conftest import Harness
+
+LIST = "{ contacts(first: 3) { edges { node { id backend } } } }"
+ONE = "query($id: ID!) { contact(id: $id) { id } }"
+NO_CACHE = {"url": "memory://", "ttl_s": 0}
+
+
+def comm100(name: str, **extra: Any) -> tuple[Comm100Simulator, dict[str, Any]]:
+    conf = {
+        "vendor": "comm100",
+        "url": f"http://{name}.test{PREFIX}",
+        "token": "comm100-demo-token",
+        "retry_backoff_s": 0.01,
+        **extra,
+    }
+    return Comm100Simulator(), conf
+
+
+@pytest.fixture
+def one(make_custom: Callable[..., Harness]) -> Callable[..., Harness]:
+    def factory(cache: dict[str, Any] | None = None, server: dict[str, Any] | None = None, **extra: Any) -> Harness:
+        return make_custom({"support": comm100("support", **extra)}, cache=cache or NO_CACHE, server=server or {})
+
+    return factory
+
+
+async def test_reads_are_retried_through_server_errors(one: Callable[..., Harness]) -> None:
+    h = one(retries=2)
+    h.sims["support"].state.inject(Fault("status", status=503, times=2))
+    result = await h.run(LIST)
+    assert "errors" not in result and result["data"]["contacts"]["edges"]
+    assert h.calls("support") == 3
+
+
+async def test_retries_give_up_with_the_coded_error(one: Callable[..., Harness]) -> None:
+    h = one(retries=1)
+    h.sims["support"].state.inject(Fault("status", status=502))
+    result = await h.run(LIST)
+    assert result["errors"][0]["extensions"]["code"] == "BACKEND_UNAVAILABLE"
+    assert h.calls("support") == 2
+
+
+async def test_client_errors_and_garbage_are_not_retried(one: Callable[..., Harness]) -> None:
+    h = one(retries=3)
+    h.sims["support"].state.inject(Fault("garbage"))
+    result = await h.run(LIST)
+    assert result["errors"][0]["extensions"]["code"] == "BACKEND_BAD_RESPONSE"
+    assert h.calls("support") == 1
+
+
+async def test_429_waits_for_retry_after(one: Callable[..., Harness]) -> None:
+    h = one(retries=2)
+    h.sims["support"].state.inject(Fault("status", status=429, retry_after=0.3, times=1))
+    started = time.monotonic()
+    result = await h.run(LIST)
+    assert "errors" not in result
+    assert time.monotonic() - started >= 0.3
+    assert h.calls("support") == 2
+
+
+async def test_retry_after_past_the_deadline_fails_at_once(one: Callable[..., Harness]) -> None:
+    h = one(retries=2, server={"deadline_s": 1})
+    h.sims["support"].state.inject(Fault("status", status=429, retry_after=30))
+    started = time.monotonic()
+    result = await h.run(LIST)
+    assert time.monotonic() - started < 0.8
+    assert result["errors"][0]["extensions"]["code"] == "BACKEND_UNAVAILABLE"
+    assert "rate limiting" in result["errors"][0]["message"]
+
+
+async def test_dropped_connection_is_retried(one: Callable[..., Harness]) -> None:
+    h = one(retries=1)
+    h.sims["support"].state.inject(Fault("drop", times=1))
+    result = await h.run(LIST)
+    assert "errors" not in result
+    assert h.calls("support") == 2
+
+
+async def test_breaker_opens_fails_fast_and_closes_after_a_good_trial(one: Callable[..., Harness]) -> None:
+    h = one(retries=0, breaker_failures=2, breaker_cooldown_s=0.3)
+    sim = h.sims["support"]
+    sim.state.inject(Fault("status", status=500))
+    for _ in range(2):
+        await h.run(LIST)
+    assert h.calls("support") == 2
+    fast = await h.run(LIST)
+    assert h.calls("support") == 2  # no call went out
+    assert fast["errors"][0]["extensions"] == {
+        "code": "BACKEND_UNAVAILABLE",
+        "backend": "support",
+        "reason": "CIRCUIT_OPEN",
+    }
+    health = await h.run("{ backends { name healthy lastError } }")
+    assert health["data"]["backends"] == [{"name": "support", "healthy": False, "lastError": "BACKEND_UNAVAILABLE"}]
+    sim.state.clear_faults()
+    await asyncio.sleep(0.35)
+    recovered = await h.run(LIST)
+    assert "errors" not in recovered
+    assert (await h.run("{ backends { healthy } }"))["data"]["backends"] == [{"healthy": True}]
+
+
+async def test_open_breaker_serves_a_stale_copy(one: Callable[..., Harness]) -> None:
+    h = one(retries=0, breaker_failures=1, breaker_cooldown_s=30, cache={"ttl_s": 0.1, "stale_s": 60})
+    fresh = await h.run(LIST)
+    await asyncio.sleep(0.15)
+    h.sims["support"].state.inject(Fault("status", status=500))
+    failing = await h.run(LIST)  # opens the breaker, answered stale
+    calls = h.calls("support")
+    cut_off = await h.run(LIST)
+    assert h.calls("support") == calls
+    for result in (failing, cut_off):
+        assert result["data"] == fresh["data"]
+        assert result["extensions"]["stale"][0]["backend"] == "support"
+
+
+async def test_slow_backend_becomes_timeout_while_the_others_answer(make_custom: Callable[..., Harness]) -> None:
+    h = make_custom({"fast": comm100("fast"), "slow": comm100("slow")}, cache=NO_CACHE, server={"deadline_s": 0.6})
+    h.sims["slow"].state.inject(Fault("hang"))
+    started = time.monotonic()
+    result = await h.run(LIST)
+    assert time.monotonic() - started < 1.2
+    assert {e["node"]["backend"] for e in result["data"]["contacts"]["edges"]} == {"fast"}
+    [error] = result["errors"]
+    assert error["extensions"]["code"] == "BACKEND_TIMEOUT" and error["extensions"]["backend"] == "slow"
+
+
+async def test_per_backend_timeout_applies_below_the_deadline(one: Callable[..., Harness]) -> None:
+    h = one(retries=0, timeout_s=0.2)
+    h.sims["support"].state.inject(Fault("latency", seconds=1))
+    started = time.monotonic()
+    result = await h.run(ONE, {"id": f"support:{guid('customer-1')}"})
+    assert time.monotonic() - started < 0.8
+    assert result["errors"][0]["extensions"]["code"] == "BACKEND_TIMEOUT"
+
+
+async def test_rate_limit_smooths_calls_and_refuses_past_the_deadline(one: Callable[..., Harness]) -> None:
+    h = one(rate_limit={"calls": 2, "per_s": 10}, server={"deadline_s": 0.5})
+    results = [await h.run(ONE, {"id": f"support:{guid(f'customer-{i}')}"}) for i in range(3)]
+    assert all("errors" not in r for r in results[:2])
+    [error] = results[2]["errors"]
+    assert error["extensions"] == {"code": "BACKEND_UNAVAILABLE", "backend": "support", "reason": "RATE_LIMITED"}
+    assert h.calls("support") == 2
+
+
+async def test_rate_limit_waits_when_the_deadline_allows(one: Callable[..., Harness]) -> None:
+    h = one(rate_limit={"calls": 1, "per_s": 0.3})
+    started = time.monotonic()
+    for i in range(2):
+        assert "errors" not in await h.run(ONE, {"id": f"support:{guid(f'customer-{i}')}"})
+    assert time.monotonic() - started >= 0.25
