@@ -25,7 +25,7 @@ def create_app(
 ) -> Starlette:
     """Build the app; `transports` routes backends to in-process simulators (tests, demo)."""
     gateway = Gateway.from_settings(settings, transports=transports)
-    schema = build_schema()
+    schema = build_schema(settings.server)
     endpoint = GraphQLEndpoint(schema, gateway)
 
     async def graphql(request: Request) -> Response:

@@ -46,11 +46,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     sock = bind(args.host, args.port)
     server = make_server(create_app(settings), log_level="info")
-    print(
-        f"contact-gateway: serving on http://{args.host}:{sock.getsockname()[1]}/graphql",
-        flush=True,
-    )
-    asyncio.run(serve_all([(server, sock)]))
+    url = f"http://{args.host}:{sock.getsockname()[1]}/graphql"
+
+    def banner() -> None:
+        print(f"contact-gateway: serving on {url}", flush=True)
+
+    asyncio.run(serve_all([(server, sock)], on_ready=banner))
     return 0
 
 

@@ -46,11 +46,14 @@ async def run_demo(host: str = "127.0.0.1", port: int = 8000, out: Any = sys.std
     app = create_app(demo_settings(roots))
     main_socket = bind(host, port)
     url = f"http://{host}:{main_socket.getsockname()[1]}/graphql"
-    print(f"contact-gateway demo: {len(simulators)} simulated vendors", file=out)
-    for name, root in roots.items():
-        print(f"  backend {name:<8} -> simulator at {root}", file=out)
-    print(f"\nGraphiQL: {url}\n(open it in a browser; Ctrl-C stops the demo)", file=out, flush=True)
-    await serve_all([(make_server(app), main_socket), *sides])
+
+    def banner() -> None:
+        print(f"contact-gateway demo: {len(simulators)} simulated vendors", file=out)
+        for name, root in roots.items():
+            print(f"  backend {name:<8} -> simulator at {root}", file=out)
+        print(f"\nGraphiQL: {url}\n(open it in a browser; Ctrl-C stops the demo)", file=out, flush=True)
+
+    await serve_all([(make_server(app), main_socket), *sides], on_ready=banner)
 
 
 def main(host: str, port: int) -> None:

@@ -11,7 +11,7 @@ import contextlib
 import ipaddress
 import signal
 import socket
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -50,8 +50,12 @@ def make_server(app: ASGIApp, *, log_level: str = "warning") -> uvicorn.Server:
     return QuietServer(config)
 
 
-async def serve_all(servers: list[tuple[uvicorn.Server, socket.socket]]) -> None:
-    """Serve every server until a signal (or any server) stops; then stop them all."""
+async def serve_all(
+    servers: list[tuple[uvicorn.Server, socket.socket]], on_ready: Callable[[], None] | None = None
+) -> None:
+    """Serve every server until a signal (or any server) stops; then stop them all.
+
+    `on_ready` runs once every server listens (the place to print "serving on ...")."""
     loop = asyncio.get_running_loop()
 
     def stop_all() -> None:
@@ -62,6 +66,10 @@ async def serve_all(servers: list[tuple[uvicorn.Server, socket.socket]]) -> None
         loop.add_signal_handler(sig, stop_all)
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
     try:
+        while not all(server.started for server, _ in servers) and not any(t.done() for t in tasks):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)  # uvicorn exposes `started` as a flag, not an event
+        if on_ready is not None and all(server.started for server, _ in servers):
+            on_ready()
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stop_all()

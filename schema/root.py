@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.types import ExecutionContext
 
+from gateway.config import ServerSettings
 from gateway.model import EMPTY_FILTER
 from resolvers import backends as backend_resolvers
 from resolvers import contacts, merges, writes
@@ -159,10 +168,18 @@ class GatewaySchema(strawberry.Schema):
         return None
 
 
-def build_schema(extensions: list[Any] | None = None) -> strawberry.Schema:
-    return GatewaySchema(
-        query=Query,
-        mutation=Mutation,
-        types=[Contact],
-        extensions=[PartialErrors, *(extensions or [])],
-    )
+def build_schema(server: ServerSettings | None = None) -> strawberry.Schema:
+    """The schema, with the query limits of `server` (none when None: tests, print-schema)."""
+    extensions: list[Any] = [PartialErrors]
+    if server is not None:
+        # Factories: strawberry builds fresh extension objects per request; the parse and
+        # validation caches behind them are shared module-wide.
+        extensions += [
+            partial(QueryDepthLimiter, max_depth=server.max_depth),
+            partial(MaxAliasesLimiter, max_alias_count=server.max_aliases),
+            partial(ParserCache, maxsize=512),
+            partial(ValidationCache, maxsize=512),
+        ]
+        if not server.introspection:
+            extensions.append(DisableIntrospection)
+    return GatewaySchema(query=Query, mutation=Mutation, types=[Contact], extensions=extensions)
