@@ -14,6 +14,7 @@ from starlette.routing import Route
 from gateway import graphiql
 from gateway.config import GatewaySettings
 from gateway.graphql_http import GraphQLEndpoint
+from gateway.metrics import CONTENT_TYPE
 from gateway.runtime import Gateway
 from schema import build_schema
 
@@ -54,6 +55,9 @@ def create_app(
             headers={"etag": found.etag, "cache-control": "public, max-age=86400"},
         )
 
+    async def metrics(request: Request) -> Response:
+        return Response(gateway.metrics.render(), media_type=CONTENT_TYPE)
+
     async def favicon(request: Request) -> Response:
         return Response(status_code=204)  # browsers ask; an empty answer beats a 404 in the console
 
@@ -70,6 +74,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route(graphiql.STATIC_PREFIX + "/{name}", static, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
             Route("/favicon.ico", favicon, methods=["GET"]),
         ],
         lifespan=lifespan,

@@ -71,8 +71,9 @@ def call_key(method: str, path: str, params: Mapping[str, Any] | None) -> str:
 
 
 class ReadCache:
-    def __init__(self, url: str = "memory://") -> None:
+    def __init__(self, url: str = "memory://", on_event: Callable[[str, str], None] | None = None) -> None:
         self.url = url
+        self.on_event = on_event or (lambda backend, event: None)
         self.shared = url.startswith("redis://")
         self.store: Any = self._open(url)
         self.healthy = True
@@ -161,10 +162,12 @@ class ReadCache:
         if entry is not None and now - entry["t"] < ttl_s:
             if log_ is not None:
                 log_.hits += 1
+            self.on_event(backend, "hit")
             return _unwrap(entry, backend)
         if log_ is not None:
             log_.misses += 1
         task = self._inflight.get(key)
+        self.on_event(backend, "miss" if task is None else "coalesced")
         if task is None:
             task = asyncio.ensure_future(self._load(key, generation, ttl_s, stale_s, load))
             self._inflight[key] = task
@@ -178,6 +181,7 @@ class ReadCache:
             log.info("backend %s failing: answering from a copy %.1f s old", backend, age)
             if log_ is not None:
                 log_.stale.append(StaleRead(backend, age))
+            self.on_event(backend, "stale")
             return _unwrap(entry, backend)
 
     async def _load(
@@ -195,6 +199,14 @@ class ReadCache:
         if generation is None or keep_s <= 0:
             return
         await self._guarded(lambda: self.store.set(key, entry, ttl=max(1, int(keep_s + 0.999))))
+
+    def inflight_by_backend(self) -> dict[str, int]:
+        """Distinct vendor reads in flight, by backend (keys are `cg:<backend>:...`)."""
+        counts: dict[str, int] = {}
+        for key in list(self._inflight):
+            backend = key.split(":", 2)[1]
+            counts[backend] = counts.get(backend, 0) + 1
+        return counts
 
     async def clear(self) -> None:
         await self._guarded(lambda: self.store.clear())

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
+from gateway import logs
 from gateway.config import ConfigError, GatewaySettings, load_config
 
 EXIT_CONFIG = 2
@@ -72,10 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", required=True, help="the gateway.yaml to use")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-format", choices=["text", "json"], default="text", help="json: one JSON object a line")
     serve.set_defaults(func=cmd_serve)
     demo = sub.add_parser("demo", help="start simulated vendors and the gateway in front of them")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--log-format", choices=["text", "json"], default="text")
     demo.set_defaults(func=cmd_demo)
     check = sub.add_parser("check-config", help="validate a config file and say what is wrong")
     check.add_argument("file")
@@ -87,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(getattr(args, "log_format", "text"))
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -21,6 +21,7 @@ from strawberry.types.graphql import OperationType
 
 from gateway import cache, errors
 from gateway.cache import RequestCacheLog
+from gateway.http import REQUEST_ID
 from gateway.resilience import DEADLINE
 from gateway.runtime import Gateway
 from resolvers.context import RequestContext
@@ -38,6 +39,14 @@ class Outcome:
     body: dict[str, Any]
     has_data: bool
     operation_not_allowed: bool = False
+
+    def label(self) -> str:
+        """ok, partial (data and errors), error (no data) or rejected (refused before execution)."""
+        if not self.has_data:
+            return "rejected"
+        if not self.body.get("errors"):
+            return "ok"
+        return "partial" if self.body.get("data") else "error"
 
 
 def error_entry(error: GraphQLError, request_id: str) -> dict[str, Any]:
@@ -91,13 +100,16 @@ async def execute(
     context = RequestContext(gateway=gateway, scope=scope, request_id=request_id)
     deadline = gateway.settings.server.deadline_s
     cache_log = RequestCacheLog()
-    token = cache.CURRENT.set(cache_log)
-    deadline_token = DEADLINE.set(time.monotonic() + deadline)
+    started = time.perf_counter()
+    tokens = (cache.CURRENT.set(cache_log), DEADLINE.set(time.monotonic() + deadline), REQUEST_ID.set(request_id))
     try:
-        return _shape(await _run(schema, query, variables, operation_name, context, deadline, allowed), cache_log)
+        outcome = _shape(await _run(schema, query, variables, operation_name, context, deadline, allowed), cache_log)
     finally:
-        DEADLINE.reset(deadline_token)
-        cache.CURRENT.reset(token)
+        REQUEST_ID.reset(tokens[2])
+        DEADLINE.reset(tokens[1])
+        cache.CURRENT.reset(tokens[0])
+    gateway.metrics.observe_request(operation_name, outcome.label(), time.perf_counter() - started)
+    return outcome
 
 
 async def _run(

@@ -10,6 +10,7 @@ import email.utils
 import logging
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from aiolimiter import AsyncLimiter
 from gateway import errors
 from gateway.cache import ReadCache, call_key
 from gateway.config import BackendSettings
+from gateway.metrics import Metrics
 from gateway.resilience import (
     CircuitBreaker,
     call_budget,
@@ -29,6 +31,8 @@ from gateway.resilience import (
 )
 
 log = logging.getLogger("gateway.http")
+# The GraphQL request being served; sent to vendors as X-Request-ID so their logs can be matched.
+REQUEST_ID: ContextVar[str] = ContextVar("contact_gateway_request_id", default="-")
 MAX_BACKOFF_S = 2.0
 
 
@@ -44,8 +48,10 @@ class VendorClient:
         cache: ReadCache | None = None,
         ttl_s: float = 0.0,
         stale_s: float = 0.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.name = name
+        self.metrics = metrics
         self.settings = settings
         self.base_params = dict(params)
         self.cache = cache
@@ -152,8 +158,26 @@ class VendorClient:
             ) from None
 
     async def _send(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any) -> Any:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return await self._send_once(method, path, params, body)
+        except errors.GatewayError as exc:
+            outcome = exc.code
+            raise
+        except BaseException:
+            outcome = "cancelled"
+            raise
+        finally:
+            if self.metrics is not None:
+                self.metrics.observe_call(self.name, method, outcome, time.perf_counter() - started)
+
+    async def _send_once(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any) -> Any:
         is_write = method != "GET"
         budget = call_budget(self.settings.timeout_s)
+        headers = {"x-request-id": REQUEST_ID.get()}
+        if body is not None:
+            headers["content-type"] = "application/json"
         try:
             # httpx's timeouts bound each phase (connect, each read); this bounds the whole call,
             # so a vendor dripping bytes slowly cannot hold a request past timeout_s or the deadline.
@@ -163,7 +187,7 @@ class VendorClient:
                     path,
                     params=_clean_params(params),
                     content=None if body is None else orjson.dumps(body),
-                    headers={"content-type": "application/json"} if body is not None else None,
+                    headers=headers,
                 )
         except TimeoutError:
             raise errors.error_for_transport(httpx.ReadTimeout("call timed out"), self.name, write=is_write) from None

@@ -15,14 +15,18 @@ from gateway.backends.base import HttpBackend
 from gateway.backends.registry import VENDORS
 from gateway.cache import ReadCache
 from gateway.config import GatewaySettings
+from gateway.metrics import Metrics
 from gateway.model import split_global_id
 
 
 class Gateway:
-    def __init__(self, settings: GatewaySettings, backends: Mapping[str, HttpBackend], cache: ReadCache) -> None:
+    def __init__(
+        self, settings: GatewaySettings, backends: Mapping[str, HttpBackend], cache: ReadCache, metrics: Metrics
+    ) -> None:
         self.settings = settings
         self.backends: dict[str, HttpBackend] = dict(backends)
         self.cache = cache
+        self.metrics = metrics
 
     @classmethod
     def from_settings(
@@ -33,7 +37,8 @@ class Gateway:
     ) -> Gateway:
         """Build every backend; `transports` lets tests route a backend to a simulator in-process."""
         transports = transports or {}
-        cache = ReadCache(settings.cache.url)
+        metrics = Metrics()
+        cache = ReadCache(settings.cache.url, on_event=metrics.cache_event)
         backends = {
             name: VENDORS[conf.vendor](
                 name,
@@ -43,10 +48,13 @@ class Gateway:
                 cache=cache,
                 ttl_s=settings.ttl_for(name),
                 stale_s=settings.stale_for(name),
+                metrics=metrics,
             )
             for name, conf in settings.backends.items()
         }
-        return cls(settings, backends, cache)
+        gateway = cls(settings, backends, cache, metrics)
+        metrics.watch(lambda: {n: b.http.breaker.state for n, b in backends.items()}, cache.inflight_by_backend)
+        return gateway
 
     def backend(self, name: str) -> HttpBackend:
         """The backend called `name`, or BAD_USER_INPUT naming the configured ones."""

@@ -141,13 +141,14 @@ async def test_no_secret_in_responses_logs_or_cache_keys(caplog: pytest.LogCaptu
         seen.append((await made.post("{ backends { name } }", "wrong-key")).text)
         seen.append((await made.client.get("/readyz")).text)
         seen.append((await made.client.get("/healthz")).text)
+        metrics = (await made.client.get("/metrics")).text
     finally:
         await made.aclose()
     keys = [k.decode() for k in store.keys("*")]
     store.flushdb()
     store.close()
     assert keys, "the test should have cached something"
-    haystacks = {"responses": "\n".join(seen), "logs": caplog.text, "cache keys": "\n".join(keys)}
+    haystacks = {"responses": "\n".join(seen), "logs": caplog.text, "cache keys": "\n".join(keys), "metrics": metrics}
     assert "BACKEND_UNAUTHORIZED" in haystacks["responses"]
     for where, text in haystacks.items():
         for secret in SECRETS:

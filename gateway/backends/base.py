@@ -23,6 +23,7 @@ from gateway.cache import ReadCache
 from gateway.config import BackendSettings
 from gateway.filtering import matches
 from gateway.http import VendorClient
+from gateway.metrics import Metrics
 from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind
 
 log = logging.getLogger("gateway.backends")
@@ -108,6 +109,7 @@ class HttpBackend(ABC):
         cache: ReadCache | None = None,
         ttl_s: float = 0.0,
         stale_s: float = 0.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -121,6 +123,7 @@ class HttpBackend(ABC):
             cache=cache,
             ttl_s=ttl_s,
             stale_s=stale_s,
+            metrics=metrics,
         )
 
     @property

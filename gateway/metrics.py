@@ -1,0 +1,97 @@
+"""Prometheus metrics (prometheus-client), one registry per app: GraphQL requests, backend calls,
+cache events, breaker state and coalesced calls. Labels never carry ids, filters or secrets;
+client-chosen operation names are bounded so they cannot blow up the series count.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+MAX_OPERATION_NAMES = 200
+BREAKER_STATES = {"closed": 0.0, "half-open": 1.0, "open": 2.0}
+
+
+class _StateCollector(Collector):
+    """Breaker states and in-flight coalesced reads, read at scrape time."""
+
+    def __init__(self, breakers: Callable[[], Mapping[str, str]], inflight: Callable[[], Mapping[str, int]]) -> None:
+        self.breakers = breakers
+        self.inflight = inflight
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        state = GaugeMetricFamily(
+            "gateway_backend_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open", labels=["backend"]
+        )
+        for backend, name in self.breakers().items():
+            state.add_metric([backend], BREAKER_STATES[name])
+        yield state
+        inflight = GaugeMetricFamily(
+            "gateway_backend_inflight_reads", "Distinct vendor reads in flight (shared by coalesced callers)",
+            labels=["backend"],
+        )  # fmt: skip
+        for backend, count in self.inflight().items():
+            inflight.add_metric([backend], float(count))
+        yield inflight
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "gateway_graphql_requests", "GraphQL requests by operation and outcome",
+            ["operation", "outcome"], registry=self.registry,
+        )  # fmt: skip
+        self.request_seconds = Histogram(
+            "gateway_graphql_request_seconds", "GraphQL request latency", ["operation"], registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20),
+        )  # fmt: skip
+        self.backend_calls = Counter(
+            "gateway_backend_calls", "Vendor calls by backend, operation and outcome",
+            ["backend", "operation", "outcome"], registry=self.registry,
+        )  # fmt: skip
+        self.backend_seconds = Histogram(
+            "gateway_backend_call_seconds", "Vendor call latency", ["backend", "operation"], registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )  # fmt: skip
+        self.cache_events = Counter(
+            "gateway_cache_events", "Cache hits, misses, stale answers and coalesced waits by backend",
+            ["backend", "event"], registry=self.registry,
+        )  # fmt: skip
+        self._operations: set[str] = set()
+
+    def watch(self, breakers: Callable[[], Mapping[str, str]], inflight: Callable[[], Mapping[str, int]]) -> None:
+        self.registry.register(_StateCollector(breakers, inflight))
+
+    def operation_label(self, name: str | None) -> str:
+        """A client's operationName as a label, bounded in form and number."""
+        if not name:
+            return "anonymous"
+        if not _OPERATION_NAME.match(name):
+            return "invalid"
+        if name not in self._operations:
+            if len(self._operations) >= MAX_OPERATION_NAMES:
+                return "other"
+            self._operations.add(name)
+        return name
+
+    def observe_request(self, operation: str | None, outcome: str, seconds: float) -> None:
+        label = self.operation_label(operation)
+        self.requests.labels(label, outcome).inc()
+        self.request_seconds.labels(label).observe(seconds)
+
+    def observe_call(self, backend: str, operation: str, outcome: str, seconds: float) -> None:
+        self.backend_calls.labels(backend, operation, outcome).inc()
+        self.backend_seconds.labels(backend, operation).observe(seconds)
+
+    def cache_event(self, backend: str, event: str) -> None:
+        self.cache_events.labels(backend, event).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
