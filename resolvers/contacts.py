@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from gateway import errors
 from gateway.backends.base import HttpBackend, ScanResult
@@ -24,15 +24,20 @@ from resolvers.cursor import Cursor, decode_cursor, encode_cursor, query_fingerp
 log = logging.getLogger("gateway.resolvers")
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True, slots=True)
-class Edge:
+class Edge(Generic[T]):
     cursor: str
-    node: Contact
+    node: T
 
 
 @dataclass(frozen=True, slots=True)
-class ContactPage:
-    edges: list[Edge]
+class Page(Generic[T]):
+    """One Relay page of anything: contacts, people."""
+
+    edges: list[Edge[T]]
     has_next_page: bool
     has_previous_page: bool
     total_count: int | None
@@ -44,6 +49,9 @@ class ContactPage:
     @property
     def end_cursor(self) -> str | None:
         return self.edges[-1].cursor if self.edges else None
+
+
+ContactPage = Page[Contact]
 
 
 def check_page_size(first: int, ctx: RequestContext) -> None:
@@ -110,7 +118,7 @@ async def list_contacts(
     results: list[ScanResult | None] = await asyncio.gather(
         *(guarded(ctx, info, b, ask(i, b)) for i, b in enumerate(selected))
     )
-    edges: list[Edge] = []
+    edges: list[Edge[Contact]] = []
     for i in range(start, len(selected)):
         result = results[i]
         if result is None:
@@ -126,7 +134,7 @@ async def list_contacts(
     if not include_merged:
         shown = await merges.collapse_merged(ctx, info, [e.node for e in edges], flt)
         edges = [Edge(e.cursor, c) for e, c in zip(edges, shown, strict=True) if c is not None]
-    return ContactPage(
+    return Page(
         edges=edges,
         has_next_page=has_next,
         has_previous_page=after is not None,

@@ -20,7 +20,8 @@ from strawberry.types import ExecutionContext
 from gateway.config import ServerSettings
 from gateway.model import EMPTY_FILTER
 from resolvers import backends as backend_resolvers
-from resolvers import contacts, merges, writes
+from resolvers import contacts, merges, people, writes
+from schema.people import Person, PersonConnection
 from schema.types import (
     Backend,
     Contact,
@@ -54,9 +55,33 @@ class Query:
         found = await contacts.get_contact(info.context, str(id))
         return await merges.resolve_contact(info.context, info, found, follow_merges)  # type: ignore[return-value]
 
-    @strawberry.field(description="Any object by its global id (Relay).")
+    @strawberry.field(description="Any object by its global id (Relay): a Contact or a Person.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        if people.is_person_id(str(id)):
+            return await people.find_person(info.context, info, str(id))  # type: ignore[return-value]
         return await contacts.get_contact(info.context, str(id))  # type: ignore[return-value]
+
+    @strawberry.field(
+        description=(
+            "The same person across vendors: contacts joined by normalised email, E.164 phone or "
+            "external id (transitively). A person is listed when any of its contacts matches the filter."
+        )
+    )
+    async def people(
+        self,
+        info: Info,
+        filter: Annotated[
+            ContactFilter | None, strawberry.argument(description="Which people; all when omitted.")
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="Page size, at most server.max_page_size.")] = 50,
+        after: Annotated[str | None, strawberry.argument(description="Continue after this cursor.")] = None,
+    ) -> PersonConnection:
+        flt = filter.to_model() if filter is not None else EMPTY_FILTER
+        return await people.list_people(info.context, info, flt, first, after)  # type: ignore[return-value]
+
+    @strawberry.field(description="One person by id (`person~<contact id>`), or null.")
+    async def person(self, info: Info, id: strawberry.ID) -> Person | None:
+        return await people.find_person(info.context, info, str(id))  # type: ignore[return-value]
 
     @strawberry.field(
         description=(
@@ -182,4 +207,4 @@ def build_schema(server: ServerSettings | None = None) -> strawberry.Schema:
         ]
         if not server.introspection:
             extensions.append(DisableIntrospection)
-    return GatewaySchema(query=Query, mutation=Mutation, types=[Contact], extensions=extensions)
+    return GatewaySchema(query=Query, mutation=Mutation, types=[Contact, Person], extensions=extensions)

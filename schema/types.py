@@ -16,7 +16,7 @@ from strawberry.scalars import JSON
 from gateway import model
 from gateway.backends.base import Capability as CapabilityModel
 from gateway.backends.registry import VENDORS
-from resolvers import merges
+from resolvers import merges, people
 from resolvers.context import RequestContext
 
 Info = strawberry.Info[RequestContext, None]
@@ -34,6 +34,8 @@ Capability = CapabilityModel
 strawberry.enum(Capability, name="Capability", description="An operation a backend supports.")
 
 if TYPE_CHECKING:
+    from schema.people import Person
+
     Vendor = enum.Enum
 else:
     # Built from the registry, so adding a vendor module adds its enum value.
@@ -135,6 +137,12 @@ class Contact(Node):
         self, root: strawberry.Parent[model.Contact], info: Info
     ) -> Annotated[Contact, strawberry.lazy("schema.types")]:
         return await merges.survivor_of(info.context, info, root)  # type: ignore[return-value]
+
+    @strawberry.field(description="The person this contact belongs to across vendors (see Query.people).")
+    async def person(
+        self, root: strawberry.Parent[model.Contact], info: Info
+    ) -> Annotated[Person, strawberry.lazy("schema.people")] | None:
+        return await people.person_of(info.context, info, root)  # type: ignore[return-value]
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:

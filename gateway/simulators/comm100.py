@@ -77,6 +77,11 @@ _NS = uuid.UUID("6f1d4c1e-8a51-4a8e-9a36-0c0ffee10000")
 _EPOCH = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
 
+def demo_backend_settings(root: str) -> dict[str, Any]:
+    """The backend config that reaches this simulator at `root` (`http://host:port`)."""
+    return {"vendor": "comm100", "url": root + PREFIX, "token": DEMO_TOKEN}
+
+
 def guid(label: str) -> str:
     return str(uuid.uuid5(_NS, label))
 

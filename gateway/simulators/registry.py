@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from starlette.types import ASGIApp
 
-from gateway.simulators import comm100
+from gateway.simulators import agentvoice, comm100
 from gateway.simulators.common import SimulatorState
 
 
@@ -30,13 +30,6 @@ class DemoBackend:
 
 
 DEMO_BACKENDS: tuple[DemoBackend, ...] = (
-    DemoBackend(
-        "support",
-        comm100.Comm100Simulator,
-        lambda root: {
-            "vendor": "comm100",
-            "url": root + comm100.PREFIX,
-            "token": comm100.DEMO_TOKEN,
-        },
-    ),
+    DemoBackend("support", comm100.Comm100Simulator, comm100.demo_backend_settings),
+    DemoBackend("voice", agentvoice.AgentVoiceSimulator, agentvoice.demo_backend_settings),
 )

@@ -1,0 +1,152 @@
+"""`people`: the same person across vendors. Contacts of every visible backend are joined when they
+share a normalised email (case-folded, trimmed), an E.164 phone or an external id (system and
+value); joins are transitive (union-find). Merged-away Comm100 records are left out first: their
+survivors stand for them. Never joined on names alone, so namesakes stay apart.
+
+A person's id is `person~<contact id>` of its first contact in configured backend order: stable
+across requests while that contact exists, readable, and never mistaken for a contact id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway import errors
+from gateway.filtering import matches, normalize_email, normalize_phone
+from gateway.model import EMPTY_FILTER, Contact, ContactFilter
+from resolvers.contacts import Edge, Page, check_page_size, guarded
+from resolvers.context import RequestContext
+from resolvers.cursor import Cursor, decode_cursor, encode_cursor, query_fingerprint
+
+PERSON_PREFIX = "person~"
+# People are built from whole backends; this bounds one request's walk of a backend.
+MAX_CONTACTS_PER_BACKEND = 20_000
+
+
+@dataclass(slots=True)
+class Person:
+    id: str
+    contacts: list[Contact]
+    display_name: str | None = None
+    emails: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
+
+
+class UnionFind:
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+
+    def find(self, item: int) -> int:
+        while self.parent[item] != item:
+            self.parent[item] = self.parent[self.parent[item]]
+            item = self.parent[item]
+        return item
+
+    def union(self, a: int, b: int) -> None:
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a != root_b:
+            self.parent[max(root_a, root_b)] = min(root_a, root_b)  # the earlier contact leads
+
+
+def identity_keys(contact: Contact, region: str) -> Iterable[str]:
+    """What may join this contact to others: emails, phones, external ids (never names)."""
+    for email in contact.emails:
+        if normalize_email(email):
+            yield "email:" + normalize_email(email)
+    for phone in contact.phones:
+        e164 = normalize_phone(phone, region)
+        if e164 is not None:
+            yield "phone:" + e164
+    for ext in contact.external_ids:
+        yield f"ext:{ext.system.strip().casefold()}:{ext.value.strip()}"
+
+
+def group_people(contacts: Sequence[Contact], region: str) -> list[Person]:
+    """Group contacts (already in configured order) into people, in order of first contact."""
+    links = UnionFind(len(contacts))
+    first_with: dict[str, int] = {}
+    for index, contact in enumerate(contacts):
+        for key in identity_keys(contact, region):
+            if key in first_with:
+                links.union(first_with[key], index)
+            else:
+                first_with[key] = index
+    groups: dict[int, list[Contact]] = {}
+    for index, contact in enumerate(contacts):
+        groups.setdefault(links.find(index), []).append(contact)
+    return [describe(members, region) for _, members in sorted(groups.items())]
+
+
+def describe(members: list[Contact], region: str) -> Person:
+    emails: dict[str, str] = {}
+    phones: dict[str, str] = {}
+    for contact in members:
+        for email in contact.emails:
+            emails.setdefault(normalize_email(email), email.strip())
+        for phone in contact.phones:
+            e164 = normalize_phone(phone, region)
+            if e164 is not None:
+                phones.setdefault(e164, e164)
+    name = next((c.display_name for c in members if c.display_name), None)
+    return Person(PERSON_PREFIX + members[0].id, members, name, list(emails.values()), list(phones.values()))
+
+
+async def everyone(ctx: RequestContext, info: Any) -> list[Person]:
+    """Every person the caller can see; computed once per request."""
+    cached = ctx.loaders.get("people")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    backends = ctx.visible_backends()
+    scans = await asyncio.gather(
+        *(guarded(ctx, info, b, b.scan(EMPTY_FILTER, None, MAX_CONTACTS_PER_BACKEND)) for b in backends)
+    )
+    contacts = [c for scan in scans if scan is not None for c in scan.contacts]
+    people = group_people(contacts, ctx.gateway.settings.server.default_region)
+    ctx.loaders["people"] = people
+    return people
+
+
+async def list_people(
+    ctx: RequestContext, info: Any, flt: ContactFilter, first: int, after: str | None
+) -> Page[Person]:
+    """People having at least one contact that matches `flt`, paged like contacts."""
+    check_page_size(first, ctx)
+    region = ctx.gateway.settings.server.default_region
+    fingerprint = query_fingerprint("people", flt)
+    start = 0
+    if after is not None:
+        position = decode_cursor(after, fingerprint).position
+        if not position.isdigit():
+            raise errors.BadUserInput("the cursor 'after' is not valid", fields={"after": "invalid"})
+        start = int(position)
+    chosen = [p for p in await everyone(ctx, info) if any(matches(c, flt, region) for c in p.contacts)]
+    window = chosen[start : start + first]
+    edges = [
+        Edge(encode_cursor(Cursor("people", str(start + i + 1)), fingerprint), person)
+        for i, person in enumerate(window)
+    ]
+    return Page(edges, start + first < len(chosen), start > 0, len(chosen))
+
+
+async def find_person(ctx: RequestContext, info: Any, person_id: str) -> Person | None:
+    """The person whose group holds the contact named in `person_id` (its anchor)."""
+    anchor = person_id.removeprefix(PERSON_PREFIX)
+    ctx.locate(anchor)  # a malformed or foreign id is BAD_USER_INPUT before any call
+    for person in await everyone(ctx, info):
+        if any(c.id == anchor for c in person.contacts):
+            return person
+    return None
+
+
+async def person_of(ctx: RequestContext, info: Any, contact: Contact) -> Person | None:
+    for person in await everyone(ctx, info):
+        if any(c.id == contact.id for c in person.contacts):
+            return person
+    return None
+
+
+def is_person_id(global_id: str) -> bool:
+    return global_id.startswith(PERSON_PREFIX)
