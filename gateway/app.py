@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -79,6 +80,17 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    cors = settings.server.cors
+    if cors.allow_origins:  # off unless origins are configured
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cors.allow_origins,
+            allow_methods=cors.allow_methods,
+            allow_headers=cors.allow_headers,
+            allow_credentials=cors.allow_credentials,
+            max_age=cors.max_age,
+            expose_headers=["x-request-id", "etag"],
+        )
     app.state.gateway = gateway
     app.state.schema = schema
     return app

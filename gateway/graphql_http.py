@@ -9,6 +9,7 @@ request). A browser asking for HTML gets GraphiQL. Clients authenticate with
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import re
 import uuid
@@ -106,13 +107,36 @@ class GraphQLEndpoint:
         if media is None:
             error = errors.BadUserInput(f"cannot answer in any of the accepted types; use {GRAPHQL_RESPONSE} or {JSON}")
             return render(request_error(error), 406, JSON, request_id)
+        get = request.method == "GET"
         try:
             scope = self.authenticate(request)
-            params = await self.read_params(request)
+            raw = await self.read_raw(request)
+            if isinstance(raw, list) and not get:
+                return await self.run_batch(raw, scope, media, request_id)
+            params = self._check_params(raw)
         except BadRequest as exc:
             return render(request_error(exc.error), exc.status, media, request_id, exc.headers)
-        outcome = await self.run(params, scope, request_id, get=request.method == "GET")
+        outcome = await self.run(params, scope, request_id, get=get)
         return self.respond(outcome, media, request_id)
+
+    async def run_batch(self, items: list[Any], scope: frozenset[str] | None, media: str, request_id: str) -> Response:
+        """A JSON array of operations: an array of results, each with its own errors."""
+        if not items or len(items) > self.server.max_batch_size:
+            raise BadRequest(
+                errors.BadUserInput(
+                    f"a batch holds 1 to {self.server.max_batch_size} operations (server.max_batch_size)"
+                )
+            )
+
+        async def one(index: int, item: Any) -> dict[str, Any]:
+            try:
+                params = self._check_params(item)
+            except BadRequest as exc:
+                return request_error(exc.error)
+            return (await self.run(params, scope, f"{request_id}.{index}", get=False)).body
+
+        bodies = await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
+        return render(list(bodies), 200, media, request_id)
 
     def authenticate(self, request: Request) -> frozenset[str] | None:
         """The caller's backend scope; None means every backend. Keys compare in constant time."""
@@ -133,7 +157,8 @@ class GraphQLEndpoint:
             )
         return frozenset(matched.backends) if matched.backends is not None else None
 
-    async def read_params(self, request: Request) -> dict[str, Any]:
+    async def read_raw(self, request: Request) -> Any:
+        """The request's parameters, decoded but not yet checked (an object, or a batch array)."""
         if request.method == "GET":
             raw: dict[str, Any] = dict(request.query_params)
             for key in ("variables", "extensions"):
@@ -150,7 +175,7 @@ class GraphQLEndpoint:
             if len(body) > self.server.max_query_bytes:
                 raise BadRequest(self._too_large(), 413)
             raw = self._decode(body, "body")
-        return self._check_params(raw)
+        return raw
 
     def _too_large(self) -> errors.BadUserInput:
         return errors.BadUserInput(

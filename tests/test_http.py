@@ -83,7 +83,7 @@ async def test_malformed_requests_are_400(client: httpx.AsyncClient) -> None:
         {"json": {"variables": {}}},
         {"json": {"query": QUERY, "variables": [1, 2]}},
         {"json": {"query": QUERY, "operationName": 3}},
-        {"json": ["not", "an", "object"]},
+        {"json": 42},
     ]
     for case in cases:
         headers = {"accept": GQL, **case.pop("headers", {})}  # type: ignore[dict-item]
@@ -164,3 +164,28 @@ async def test_api_key_required_when_configured() -> None:
         assert wrong.status_code == 401
         ok = await c.post("/graphql", json={"query": QUERY}, headers={"authorization": "Bearer web-key-0123456789"})
         assert ok.status_code == 200 and "errors" not in ok.json()
+
+
+async def test_batch_returns_one_result_per_operation_in_order(client: httpx.AsyncClient) -> None:
+    batch = [
+        {"query": "{ backends { name } }"},
+        {"query": "query($id: ID!) { contact(id: $id) { id } }", "variables": {"id": "nowhere:1"}},
+        "not an operation",
+        {"query": "{ contacts(first: 1) { edges { node { backend } } } }"},
+    ]
+    r = await client.post("/graphql", json=batch, headers={"accept": GQL})
+    assert r.status_code == 200
+    first, second, third, fourth = r.json()
+    assert first == {"data": {"backends": [{"name": "support"}]}}
+    assert second["data"] == {"contact": None} and second["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "data" not in third and third["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert fourth == {"data": {"contacts": {"edges": [{"node": {"backend": "support"}}]}}}
+
+
+async def test_batch_size_is_bounded() -> None:
+    async with await client_for(server={"max_batch_size": 2}) as c:
+        too_many = await c.post("/graphql", json=[{"query": "{ backends { name } }"}] * 3, headers={"accept": GQL})
+        assert too_many.status_code == 400
+        assert "max_batch_size" in too_many.json()["errors"][0]["message"]
+        empty = await c.post("/graphql", json=[], headers={"accept": GQL})
+        assert empty.status_code == 400
