@@ -47,7 +47,7 @@ class Query:
     async def contact(
         self,
         info: Info,
-        id: strawberry.ID,
+        id: Annotated[strawberry.ID, strawberry.argument(description="`<backend>:<nativeId>`.")],
         follow_merges: Annotated[
             bool, strawberry.argument(description="Resolve a merged contact to its survivor.")
         ] = True,
@@ -56,7 +56,9 @@ class Query:
         return await merges.resolve_contact(info.context, info, found, follow_merges)  # type: ignore[return-value]
 
     @strawberry.field(description="Any object by its global id (Relay): a Contact or a Person.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="A Contact or Person id.")]
+    ) -> Node | None:
         if people.is_person_id(str(id)):
             return await people.find_person(info.context, info, str(id))  # type: ignore[return-value]
         return await contacts.get_contact(info.context, str(id))  # type: ignore[return-value]
@@ -80,7 +82,9 @@ class Query:
         return await people.list_people(info.context, info, flt, first, after)  # type: ignore[return-value]
 
     @strawberry.field(description="One person by id (`person~<contact id>`), or null.")
-    async def person(self, info: Info, id: strawberry.ID) -> Person | None:
+    async def person(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="`person~<contact id>`.")]
+    ) -> Person | None:
         return await people.find_person(info.context, info, str(id))  # type: ignore[return-value]
 
     @strawberry.field(
@@ -138,7 +142,7 @@ class Mutation:
         self,
         info: Info,
         backend: Annotated[str, strawberry.argument(description="The backend's config name.")],
-        input: ContactInput,
+        input: Annotated[ContactInput, strawberry.argument(description="The new contact's fields.")],
     ) -> Contact:
         return await writes.create_contact(info.context, backend, input.to_changes())  # type: ignore[return-value]
 
@@ -148,11 +152,18 @@ class Mutation:
             "vendors that only replace whole records (the gateway reads, patches and writes back)."
         )
     )
-    async def update_contact(self, info: Info, id: strawberry.ID, input: ContactPatch) -> Contact:
+    async def update_contact(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The contact to change.")],
+        input: Annotated[ContactPatch, strawberry.argument(description="Only the fields to change.")],
+    ) -> Contact:
         return await writes.update_contact(info.context, str(id), input.to_changes())  # type: ignore[return-value]
 
     @strawberry.mutation(description="Delete a contact; returns its id.")
-    async def delete_contact(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+    async def delete_contact(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The contact to delete.")]
+    ) -> strawberry.ID:
         return strawberry.ID(await writes.delete_contact(info.context, str(id)))
 
     @strawberry.mutation(
@@ -164,10 +175,12 @@ class Mutation:
     async def upsert_contact_from_crm(
         self,
         info: Info,
-        backend: str,
+        backend: Annotated[str, strawberry.argument(description="The backend's config name (a CRM_UPSERT one).")],
         source: Annotated[str, strawberry.argument(description="The CRM, e.g. 'salesforce'.")],
         crm_id: Annotated[str, strawberry.argument(description="The contact's id in that CRM.")],
-        input: ContactInput | None = None,
+        input: Annotated[
+            ContactInput | None, strawberry.argument(description="The contact's fields; none: only the CRM id.")
+        ] = None,
     ) -> Contact:
         changes = input.to_changes() if input is not None else ContactInput().to_changes()
         return await writes.upsert_from_crm(info.context, backend, source, crm_id, changes)  # type: ignore[return-value]

@@ -7,6 +7,8 @@ Object types are views over the gateway's own model (`gateway.model`): a resolve
 from __future__ import annotations
 
 import enum
+import sys
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,28 +23,56 @@ from resolvers.context import RequestContext
 
 Info = strawberry.Info[RequestContext, None]
 
+
+def _describe_values(enum_type: type[enum.Enum], descriptions: Mapping[str, str]) -> None:
+    """Give each value of a strawberry enum built from a model enum its description."""
+    for value in enum_type.__strawberry_definition__.values:  # type: ignore[attr-defined]
+        value.description = descriptions[value.name]
+
+
 ContactKind = model.ContactKind
-strawberry.enum(
+strawberry.enum(ContactKind, name="ContactKind", description="What a contact is.")
+_describe_values(
     ContactKind,
-    name="ContactKind",
-    description=(
-        "What a contact is: PERSON (a customer or other person), AGENT (MotionCX agent), "
-        "QUEUE, USER and CUSTOM (Genesys contact types)."
-    ),
+    {
+        "PERSON": "A customer or other person (Comm100, AgentVoice, MotionCX non-agents).",
+        "AGENT": "A contact-center agent (MotionCX isAgent).",
+        "QUEUE": "A Genesys queue.",
+        "USER": "A Genesys user.",
+        "CUSTOM": "A Genesys custom contact (the only kind Genesys lets you write).",
+    },
 )
 Capability = CapabilityModel
 strawberry.enum(Capability, name="Capability", description="An operation a backend supports.")
+_describe_values(
+    Capability,
+    {
+        "READ": "List and fetch contacts.",
+        "CREATE": "createContact.",
+        "UPDATE": "updateContact (partial: only the fields given change).",
+        "DELETE": "deleteContact.",
+        "CRM_UPSERT": "upsertContactFromCrm (create or update by CRM id).",
+    },
+)
 
 if TYPE_CHECKING:
     from schema.people import Person
 
     Vendor = enum.Enum
 else:
-    # Built from the registry, so adding a vendor module adds its enum value.
+    # Built from the registry, so adding a vendor module adds its enum value, described by the
+    # first line of the vendor module's docstring.
     Vendor = strawberry.enum(
         enum.Enum("Vendor", {key.upper(): key for key in VENDORS}),
         name="Vendor",
         description="The vendor API a backend talks to.",
+    )
+    _describe_values(
+        Vendor,
+        {
+            key.upper(): (sys.modules[backend.__module__].__doc__ or key).strip().splitlines()[0]
+            for key, backend in VENDORS.items()
+        },
     )
 
 
