@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     Vendor = enum.Enum
 else:
     # Built from the registry, so adding a vendor module adds its enum value, described by the
-    # first line of the vendor module's docstring.
+    # first paragraph of the vendor module's docstring.
     Vendor = strawberry.enum(
         enum.Enum("Vendor", {key.upper(): key for key in VENDORS}),
         name="Vendor",
@@ -70,7 +70,7 @@ else:
     _describe_values(
         Vendor,
         {
-            key.upper(): (sys.modules[backend.__module__].__doc__ or key).strip().splitlines()[0]
+            key.upper(): " ".join((sys.modules[backend.__module__].__doc__ or key).strip().split("\n\n")[0].split())
             for key, backend in VENDORS.items()
         },
     )
