@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from gateway import logs
 from gateway.config import ConfigError, GatewaySettings, load_config
@@ -62,6 +64,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_query(args: argparse.Namespace) -> int:
+    from gateway import analyst
+
+    try:
+        query = Path(args.file).read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"contact-gateway: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        variables = json.loads(args.variables) if args.variables else None
+    except json.JSONDecodeError as exc:
+        print(f"contact-gateway: --variables is not JSON: {exc.msg}", file=sys.stderr)
+        return EXIT_CONFIG
+    if variables is not None and not isinstance(variables, dict):
+        print("contact-gateway: --variables must be a JSON object", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.config:
+        settings, transports = _load(args.config), None
+    else:
+        from gateway.demo import in_process_demo
+
+        settings, transports = in_process_demo()
+        print("(no --config: querying the demo's simulated vendors)", file=sys.stderr)
+    result = asyncio.run(
+        analyst.run_query(
+            settings, query, variables, all_pages=args.all_pages, transports=transports, progress=sys.stderr
+        )
+    )
+    text = analyst.render(result, args.format)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    for error in result.body.get("errors", []):
+        code = error.get("extensions", {}).get("code", "ERROR")
+        print(f"{code}: {error.get('message')}", file=sys.stderr)
+    return 0 if result.body.get("data") is not None else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="contact-gateway",
@@ -82,6 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file and say what is wrong")
     check.add_argument("file")
     check.set_defaults(func=cmd_check_config)
+    query = sub.add_parser("query", help="run a .graphql file against the backends, without a server")
+    query.add_argument("file", help="the .graphql file to run")
+    query.add_argument("--variables", help="variables as a JSON object")
+    query.add_argument("--format", choices=["json", "csv", "table"], default="json")
+    query.add_argument("--config", help="the gateway.yaml to use (default: the demo's simulated vendors)")
+    query.add_argument("--all-pages", action="store_true", help="follow pageInfo.endCursor through $after")
+    query.add_argument("--output", "-o", help="write here instead of standard output")
+    query.set_defaults(func=cmd_query)
     printer = sub.add_parser("print-schema", help="print the GraphQL SDL")
     printer.set_defaults(func=cmd_print_schema)
     return parser

@@ -10,12 +10,14 @@ import asyncio
 import sys
 from typing import Any
 
+import httpx
 import orjson
 
 from gateway.app import create_app
 from gateway.backends.registry import settings_models
 from gateway.config import GatewaySettings, parse_config
 from gateway.serving import bind, make_server, serve_all
+from gateway.simulators.common import SimulatorTransport
 from gateway.simulators.registry import DEMO_BACKENDS, Simulator
 
 
@@ -29,6 +31,14 @@ def demo_settings(roots: dict[str, str], extra: dict[str, Any] | None = None) ->
     }
     # JSON is YAML: the demo goes through the same validation as any config file.
     return parse_config(orjson.dumps(document).decode(), settings_models(), env={})
+
+
+def in_process_demo() -> tuple[GatewaySettings, dict[str, httpx.AsyncBaseTransport]]:
+    """The demo's settings with every backend answered by its simulator in this process."""
+    simulators = start_simulators()
+    roots = {name: f"http://{name}.demo" for name in simulators}
+    transports = {name: SimulatorTransport(app=sim.app) for name, sim in simulators.items()}
+    return demo_settings(roots), transports  # type: ignore[return-value]
 
 
 def start_simulators() -> dict[str, Simulator]:
