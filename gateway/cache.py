@@ -133,6 +133,25 @@ class ReadCache:
             return None
         return int(value or 0)
 
+    async def generations(self, namespaces: list[str]) -> list[int] | None:
+        """The generations of several namespaces at once (one round trip); None when unreachable."""
+        if not self.shared:
+            return [self._generations.get(n, 0) for n in namespaces]
+        if not namespaces:
+            return []
+        ok, values = await self._guarded(lambda: self.store.multi_get([f"{PREFIX}:{n}:gen" for n in namespaces]))
+        if not ok:
+            return None
+        return [int(v or 0) for v in values]
+
+    async def get_value(self, key: str) -> Any:
+        """A plain value stored with `set_value`, or None (also when the store is unreachable)."""
+        _, value = await self._guarded(lambda: self.store.get(key))
+        return value
+
+    async def set_value(self, key: str, value: Any, ttl_s: float) -> None:
+        await self._guarded(lambda: self.store.set(key, value, ttl=max(1, int(ttl_s + 0.999))))
+
     async def bump(self, namespace: str) -> None:
         """Make every entry of `namespace` unreachable, on every instance sharing the store."""
         self._generations[namespace] = self._generations.get(namespace, 0) + 1

@@ -77,6 +77,9 @@ class CacheSettings(_Strict):
     url: str = "memory://"
     ttl_s: float = Field(default=60.0, ge=0)
     stale_s: float = Field(default=300.0, ge=0)
+    # Whole responses of read-only queries, for at most the shortest backend TTL (see
+    # gateway/response_cache.py); false keeps only the per-call vendor cache.
+    responses: bool = True
 
     @field_validator("url")
     @classmethod
@@ -165,6 +168,12 @@ class GatewaySettings(_Strict):
     def ttl_for(self, backend: str) -> float:
         own = self.backends[backend].ttl_s
         return self.cache.ttl_s if own is None else own
+
+    def response_ttl(self) -> float:
+        """How long a whole response may be reused: the shortest backend TTL (0: never)."""
+        if not self.cache.responses or not self.backends:
+            return 0.0
+        return min(self.ttl_for(name) for name in self.backends)
 
     def stale_for(self, backend: str) -> float:
         own = self.backends[backend].stale_s

@@ -40,6 +40,11 @@ class Outcome:
     has_data: bool
     operation_not_allowed: bool = False
 
+    @property
+    def clean(self) -> bool:
+        """Executed with no error and nothing special to say (no stale parts): fit to reuse."""
+        return self.has_data and not self.body.get("errors") and not self.body.get("extensions")
+
     def label(self) -> str:
         """ok, partial (data and errors), error (no data) or rejected (refused before execution)."""
         if not self.has_data:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import re
+import time
 import uuid
 from typing import Any
 
@@ -24,6 +25,7 @@ from strawberry.types.graphql import OperationType
 from gateway import errors, graphiql
 from gateway.config import ApiKeySettings
 from gateway.execution import Outcome, execute, request_error
+from gateway.response_cache import etag_of, is_cacheable
 from gateway.runtime import Gateway
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -113,11 +115,56 @@ class GraphQLEndpoint:
             raw = await self.read_raw(request)
             if isinstance(raw, list) and not get:
                 return await self.run_batch(raw, scope, media, request_id)
-            params = self._check_params(raw)
+            params = await self.resolve(self._check_params(raw))
         except BadRequest as exc:
             return render(request_error(exc.error), exc.status, media, request_id, exc.headers)
+        return await self.answer(request, params, scope, media, request_id)
+
+    async def answer(
+        self, request: Request, params: dict[str, Any], scope: frozenset[str] | None, media: str, request_id: str
+    ) -> Response:
+        """Run one operation, or reuse the stored answer to the same read at the same generations."""
+        get = request.method == "GET"
+        responses = self.gateway.responses
+        query, name, variables = params["query"], params.get("operationName"), params.get("variables")
+        cacheable = is_cacheable(query, name)
+        key = await responses.key(scope, query, name, variables) if cacheable and responses.enabled else None
+        if key is not None:
+            started = time.perf_counter()
+            hit = await responses.get(key)
+            self.gateway.metrics.response_cache.labels("hit" if hit else "miss").inc()
+            if hit is not None:
+                self.gateway.metrics.observe_request(name, "ok", time.perf_counter() - started)
+                return self.reusable(hit.body, hit.etag, request, media, request_id)
         outcome = await self.run(params, scope, request_id, get=get)
-        return self.respond(outcome, media, request_id)
+        if not (cacheable and outcome.clean):
+            return self.respond(outcome, media, request_id)
+        body = orjson.dumps(outcome.body)
+        etag = etag_of(body)
+        if key is not None:
+            await responses.put(key, body, etag)
+            self.gateway.metrics.response_cache.labels("store").inc()
+        return self.reusable(body, etag, request, media, request_id)
+
+    @staticmethod
+    def reusable(body: bytes, etag: str, request: Request, media: str, request_id: str) -> Response:
+        """A clean read's answer; over GET with its ETag, and 304 when the client holds it already."""
+        headers = {"x-request-id": request_id}
+        if request.method == "GET":
+            headers |= {"etag": etag, "cache-control": "private, no-cache"}
+            held = request.headers.get("if-none-match", "")
+            if any(tag.strip().removeprefix("W/") in (etag, "*") for tag in held.split(",")):
+                return Response(status_code=304, headers=headers)
+        return Response(
+            body, 200, media_type=f"{media}; charset=utf-8" if media == GRAPHQL_RESPONSE else media, headers=headers
+        )
+
+    async def resolve(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Params with the document of an automatic persisted query filled in."""
+        try:
+            return await self.gateway.persisted.resolve(params)
+        except errors.GatewayError as exc:
+            raise BadRequest(exc) from None
 
     async def run_batch(self, items: list[Any], scope: frozenset[str] | None, media: str, request_id: str) -> Response:
         """A JSON array of operations: an array of results, each with its own errors."""
@@ -130,7 +177,7 @@ class GraphQLEndpoint:
 
         async def one(index: int, item: Any) -> dict[str, Any]:
             try:
-                params = self._check_params(item)
+                params = await self.resolve(self._check_params(item))
             except BadRequest as exc:
                 return request_error(exc.error)
             return (await self.run(params, scope, f"{request_id}.{index}", get=False)).body
@@ -193,12 +240,13 @@ class GraphQLEndpoint:
     def _check_params(raw: Any) -> dict[str, Any]:
         if not isinstance(raw, dict):
             raise BadRequest(errors.BadUserInput("the request must be a JSON object with a 'query'"))
-        query = raw.get("query")
-        if not isinstance(query, str) or not query.strip():
-            raise BadRequest(errors.BadUserInput("the request has no 'query' string", fields={"query": "required"}))
         for key in ("variables", "extensions"):
             if raw.get(key) is not None and not isinstance(raw[key], dict):
                 raise BadRequest(errors.BadUserInput(f"'{key}' must be a JSON object", fields={key: "not an object"}))
+        query = raw.get("query")
+        persisted = raw.get("query") is None and "persistedQuery" in (raw.get("extensions") or {})
+        if not persisted and (not isinstance(query, str) or not query.strip()):
+            raise BadRequest(errors.BadUserInput("the request has no 'query' string", fields={"query": "required"}))
         name = raw.get("operationName")
         if name is not None and not isinstance(name, str):
             raise BadRequest(

@@ -64,6 +64,10 @@ class Metrics:
             "gateway_cache_events", "Cache hits, misses, stale answers and coalesced waits by backend",
             ["backend", "event"], registry=self.registry,
         )  # fmt: skip
+        self.response_cache = Counter(
+            "gateway_response_cache_events", "Whole-response cache hits, misses and stores", ["event"],
+            registry=self.registry,
+        )  # fmt: skip
         self._operations: set[str] = set()
 
     def watch(self, breakers: Callable[[], Mapping[str, str]], inflight: Callable[[], Mapping[str, int]]) -> None:

@@ -17,6 +17,7 @@ from gateway.cache import ReadCache
 from gateway.config import GatewaySettings
 from gateway.metrics import Metrics
 from gateway.model import split_global_id
+from gateway.response_cache import PersistedQueries, ResponseCache
 
 
 class Gateway:
@@ -27,6 +28,9 @@ class Gateway:
         self.backends: dict[str, HttpBackend] = dict(backends)
         self.cache = cache
         self.metrics = metrics
+        namespaces = {name: backend.http.cache_namespace for name, backend in self.backends.items()}
+        self.responses = ResponseCache(cache, namespaces, settings.response_ttl())
+        self.persisted = PersistedQueries(cache)
 
     @classmethod
     def from_settings(

@@ -51,7 +51,8 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 async def test_metrics_count_requests_backend_calls_cache_and_breaker(served: Served) -> None:
     await served.client.post("/graphql", json=LIST)
-    await served.client.post("/graphql", json=LIST)  # from the cache
+    await served.client.post("/graphql", json=LIST)  # the whole answer from the response cache
+    await served.client.post("/graphql", json={**LIST, "query": LIST["query"].replace("{ id }", "{ id displayName }")})
     served.support.state.inject(Fault("status", status=500))
     await served.client.post(
         "/graphql", json={"query": '{ contact(id: "support:00000000-0000-0000-0000-00000000000a") { id } }'}
@@ -60,7 +61,7 @@ async def test_metrics_count_requests_backend_calls_cache_and_breaker(served: Se
     response = await served.client.get("/metrics")
     assert response.headers["content-type"].startswith("text/plain")
     found = samples(response.text)
-    assert found[("gateway_graphql_requests_total", (("operation", "ListSome"), ("outcome", "ok")))] == 2
+    assert found[("gateway_graphql_requests_total", (("operation", "ListSome"), ("outcome", "ok")))] == 3
     assert found[("gateway_graphql_requests_total", (("operation", "anonymous"), ("outcome", "rejected")))] == 1
     assert found[("gateway_graphql_requests_total", (("operation", "anonymous"), ("outcome", "partial")))] == 1
     assert (
@@ -75,6 +76,8 @@ async def test_metrics_count_requests_backend_calls_cache_and_breaker(served: Se
         ]
         == 1
     )
+    assert found[("gateway_response_cache_events_total", (("event", "hit"),))] == 1
+    # Another selection over the same vendor call: a new response, the vendor read from the cache.
     assert found[("gateway_cache_events_total", (("backend", "support"), ("event", "hit")))] == 1
     assert found[("gateway_backend_breaker_state", (("backend", "support"),))] == 2  # open after one failure
     assert ("gateway_graphql_request_seconds_count", (("operation", "ListSome"),)) in found

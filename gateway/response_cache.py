@@ -1,0 +1,134 @@
+"""Whole-response caching for read-only operations, and automatic persisted queries (APQ).
+
+A cached response is keyed by the caller's backend scope, the document, the operation name, the
+variables and the current generation of every backend the caller can see. A write bumps its
+backend's generation, so the next read anywhere (every instance sharing Redis) misses and runs
+fresh. Only clean answers are kept: no errors, nothing served stale; never a mutation. Entries
+live no longer than the shortest backend TTL; a backend with TTL 0 turns response caching off.
+
+APQ follows the `extensions.persistedQuery {version: 1, sha256Hash}` convention of Apollo Client
+and urql: a hash alone runs the stored document, or answers PERSISTED_QUERY_NOT_FOUND so the client
+sends the document once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+
+from gateway import errors
+from gateway.cache import PREFIX, ReadCache
+
+APQ_TTL_S = 24 * 3600
+# Root fields whose answers come from vendor data, which generations track. Anything else
+# (`backends { healthy }`, introspection) reflects the gateway's own state and is never cached.
+CACHEABLE_ROOTS = frozenset({"contact", "contacts", "node", "people", "person", "__typename"})
+
+
+class PersistedQueryNotFound(errors.GatewayError):
+    code = "PERSISTED_QUERY_NOT_FOUND"
+
+
+@dataclass(frozen=True, slots=True)
+class CachedResponse:
+    body: bytes
+    etag: str
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:24] + '"'
+
+
+@lru_cache(maxsize=1024)
+def _document(query: str) -> DocumentNode | None:
+    try:
+        return parse(query)
+    except GraphQLError:
+        return None
+
+
+@lru_cache(maxsize=1024)
+def is_cacheable(query: str, operation_name: str | None) -> bool:
+    """Whether the operation to run is a query reading only vendor data; False when unclear."""
+    document = _document(query)
+    if document is None:
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
+    if len(operations) != 1 or operations[0].operation != OperationType.QUERY:
+        return False
+    selections = operations[0].selection_set.selections
+    return all(isinstance(s, FieldNode) and s.name.value in CACHEABLE_ROOTS for s in selections)
+
+
+class ResponseCache:
+    def __init__(self, cache: ReadCache, namespaces: dict[str, str], ttl_s: float) -> None:
+        self.cache = cache
+        self.namespaces = namespaces  # backend name -> its cache namespace
+        self.ttl_s = ttl_s
+
+    @property
+    def enabled(self) -> bool:
+        return self.ttl_s > 0
+
+    async def key(
+        self,
+        scope: frozenset[str] | None,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+    ) -> str | None:
+        """The entry for this exact read by this caller, at the backends' current generations."""
+        visible = sorted(n for n in self.namespaces if scope is None or n in scope)
+        generations = await self.cache.generations([self.namespaces[n] for n in visible])
+        if generations is None:
+            return None
+        identity = orjson.dumps(
+            [sorted(scope) if scope is not None else "*", query, operation_name, variables, visible, generations],
+            option=orjson.OPT_SORT_KEYS,
+        )
+        return f"{PREFIX}:resp:{hashlib.sha256(identity).hexdigest()}"
+
+    async def get(self, key: str) -> CachedResponse | None:
+        entry = await self.cache.get_value(key)
+        if not isinstance(entry, dict):
+            return None
+        body = entry["b"].encode() if isinstance(entry["b"], str) else entry["b"]
+        return CachedResponse(body, entry["e"])
+
+    async def put(self, key: str, body: bytes, etag: str) -> None:
+        value: Any = {"b": body.decode(), "e": etag} if self.cache.shared else {"b": body, "e": etag}
+        await self.cache.set_value(key, value, self.ttl_s)
+
+
+class PersistedQueries:
+    """Documents by their sha256, shared through the cache store (so every instance knows them)."""
+
+    def __init__(self, cache: ReadCache) -> None:
+        self.cache = cache
+
+    async def resolve(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Fill in `query` from a persisted hash, or remember a newly sent document."""
+        persisted = (params.get("extensions") or {}).get("persistedQuery")
+        if not isinstance(persisted, dict):
+            return params
+        digest = persisted.get("sha256Hash")
+        if persisted.get("version") != 1 or not isinstance(digest, str) or len(digest) != 64:
+            raise errors.BadUserInput("extensions.persistedQuery needs version 1 and a sha256Hash")
+        key = f"{PREFIX}:apq:{digest.lower()}"
+        query = params.get("query")
+        if isinstance(query, str) and query:
+            if hashlib.sha256(query.encode()).hexdigest() != digest.lower():
+                raise errors.BadUserInput("the persisted query's sha256Hash does not match the query")
+            await self.cache.set_value(key, query, APQ_TTL_S)
+            return params
+        stored = await self.cache.get_value(key)
+        if not isinstance(stored, str):
+            raise PersistedQueryNotFound("PersistedQueryNotFound")
+        return {**params, "query": stored}
