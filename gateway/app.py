@@ -94,3 +94,20 @@ def create_app(
     app.state.gateway = gateway
     app.state.schema = schema
     return app
+
+
+CONFIG_ENV = "CONTACT_GATEWAY_CONFIG"
+LOG_FORMAT_ENV = "CONTACT_GATEWAY_LOG_FORMAT"
+
+
+def app_from_environment() -> Starlette:
+    """The app of one `serve --workers N` worker: config path and log format come from the
+    environment the parent set (the parent validated the config before starting any worker)."""
+    import os
+
+    from gateway import logs
+    from gateway.backends.registry import settings_models
+    from gateway.config import load_config
+
+    logs.configure(os.environ.get(LOG_FORMAT_ENV, "text"))
+    return create_app(load_config(os.environ[CONFIG_ENV], settings_models()))

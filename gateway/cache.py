@@ -25,12 +25,17 @@ from aiocache import SimpleMemoryCache
 from aiocache.serializers import BaseSerializer, NullSerializer
 
 from gateway import errors
+from gateway.resilience import remaining
 
 log = logging.getLogger("gateway.cache")
 
 PREFIX = "cg"
 RETRY_AFTER_OUTAGE_S = 3.0
 OPERATION_TIMEOUT_S = 0.5
+# Cross-instance single-flight over Redis: the first instance to miss takes a short lock and
+# loads; the others poll for its entry. The lock expires by itself if its holder dies.
+LOAD_LOCK_S = 10.0
+LOAD_POLL_S = 0.02
 # Failures of the vendor itself: a stale copy is better than nothing. An auth failure is not one
 # of them: data the gateway may no longer see must not keep flowing from the cache.
 STALE_ON = (errors.BackendUnavailable, errors.BackendTimeout, errors.BackendBadResponse)
@@ -206,13 +211,46 @@ class ReadCache:
     async def _load(
         self, key: str, generation: int | None, ttl_s: float, stale_s: float, load: Callable[[], Awaitable[Any]]
     ) -> Any:
+        lock = await self._lock(key) if self.shared and generation is not None else None
+        if lock is False:
+            entry = await self._wait_for_other_instance(key, ttl_s)
+            if entry is not None:
+                return entry
         try:
             payload = await load()
         except errors.NotFound:
             await self._store(key, generation, {"t": time.time(), "missing": True}, ttl_s)
             raise
+        finally:
+            if lock is True:
+                await self._guarded(lambda: self.store.client.delete(f"{key}:lock"))
         await self._store(key, generation, {"t": time.time(), "p": payload}, ttl_s + stale_s)
         return payload
+
+    async def _lock(self, key: str) -> bool | None:
+        """True: this instance loads. False: another one is loading. None: the store is down."""
+        ok, taken = await self._guarded(
+            lambda: self.store.client.set(f"{key}:lock", b"1", nx=True, px=int(LOAD_LOCK_S * 1000))
+        )
+        return bool(taken) if ok else None
+
+    async def _wait_for_other_instance(self, key: str, ttl_s: float) -> Any:
+        """The payload another instance is loading, once stored; None when it gave up (or we must)."""
+        budget = remaining()
+        give_up = time.monotonic() + min(LOAD_LOCK_S, budget if budget is not None else LOAD_LOCK_S)
+        while time.monotonic() < give_up:
+            await asyncio.sleep(LOAD_POLL_S)
+            ok, entry = await self._guarded(lambda: self.store.get(key))
+            if not ok:
+                return None
+            if entry is not None and time.time() - entry["t"] < ttl_s:
+                return _unwrap(entry, key.split(":", 2)[1])
+            ok, held = await self._guarded(lambda: self.store.client.exists(f"{key}:lock"))
+            if not ok or not held:
+                ok, entry = await self._guarded(lambda: self.store.get(key))
+                fresh = ok and entry is not None and time.time() - entry["t"] < ttl_s
+                return _unwrap(entry, key.split(":", 2)[1]) if fresh else None
+        return None
 
     async def _store(self, key: str, generation: int | None, entry: dict[str, Any], keep_s: float) -> None:
         if generation is None or keep_s <= 0:

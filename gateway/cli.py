@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,14 +48,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
             " reach this address can read and change contacts.",
             file=sys.stderr,
         )
+    if args.workers > 1 and not settings.cache.url.startswith("redis://"):
+        print(
+            f"config refused:\n  cache.url: --workers {args.workers} needs a shared cache (redis://...);"
+            " with memory:// each worker would keep its own, and a write through one would not refresh the others",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     sock = bind(args.host, args.port)
-    server = make_server(create_app(settings), log_level="info")
     url = f"http://{args.host}:{sock.getsockname()[1]}/graphql"
+    if args.workers > 1:
+        return _serve_workers(args, sock, url)
+    server = make_server(create_app(settings), log_level="info")
 
     def banner() -> None:
         print(f"contact-gateway: serving on {url}", flush=True)
 
     asyncio.run(serve_all([(server, sock)], on_ready=banner))
+    return 0
+
+
+def _serve_workers(args: argparse.Namespace, sock: socket.socket, url: str) -> int:
+    """Several worker processes on one listening socket, sharing the Redis cache; uvicorn's
+    supervisor restarts a worker that dies and stops them all on Ctrl-C or SIGTERM."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from gateway.app import CONFIG_ENV, LOG_FORMAT_ENV
+
+    os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
+    os.environ[LOG_FORMAT_ENV] = args.log_format
+    config = uvicorn.Config(
+        "gateway.app:app_from_environment",
+        factory=True,
+        workers=args.workers,
+        log_config=None,
+        log_level="info",
+        access_log=False,
+        lifespan="on",
+    )
+    print(f"contact-gateway: serving on {url} with {args.workers} workers", flush=True)
+    Multiprocess(config, sockets=[sock]).run()
     return 0
 
 
@@ -103,6 +138,12 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0 if result.body.get("data") is not None else 1
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="contact-gateway",
@@ -114,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-format", choices=["text", "json"], default="text", help="json: one JSON object a line")
+    serve.add_argument(
+        "--workers", type=_positive, default=1, help="worker processes sharing the port (needs a redis:// cache)"
+    )
     serve.set_defaults(func=cmd_serve)
     demo = sub.add_parser("demo", help="start simulated vendors and the gateway in front of them")
     demo.add_argument("--host", default="127.0.0.1")

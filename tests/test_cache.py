@@ -114,7 +114,7 @@ async def test_cache_keys_hold_no_secret_and_no_filter_value() -> None:
     finally:
         await gateway.aclose()
     client = redis.Redis.from_url(REDIS_TEST_URL)
-    keys = [k.decode() for k in client.keys("*")]
+    keys = [k.decode() if isinstance(k, bytes) else k for k in client.keys("*")]
     client.close()
     assert keys
     assert not [k for k in keys if "very-secret" in k or "ava.nguyen" in k or "acme" in k]
@@ -128,6 +128,43 @@ async def test_fifty_identical_queries_at_once_make_one_vendor_call(
     results = await asyncio.gather(*(h.run(ONE, {"id": f"support:{guid('customer-9')}"}) for _ in range(50)))
     assert all(r == results[0] and "errors" not in r for r in results)
     assert h.calls("support") == 1
+
+
+async def test_identical_reads_on_two_instances_sharing_redis_go_out_once() -> None:
+    require_redis()
+    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
+    sim = Comm100Simulator(token="shared-token")
+    sim.state.latency_s = 0.3
+    instances = [tenant_gateway(sim, "shared-token", REDIS_TEST_URL) for _ in range(2)]
+    try:
+        variables = {"id": f"support:{guid('customer-9')}"}
+        results = await asyncio.gather(*(run(instances[k % 2], ONE, variables) for k in range(40)))
+    finally:
+        for gateway in instances:
+            await gateway.aclose()
+    assert all(r == results[0] and "errors" not in r for r in results)
+    assert len(sim.state.calls) == 1
+
+
+async def test_an_instance_waiting_on_another_loads_itself_when_that_one_fails() -> None:
+    require_redis()
+    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
+    sim = Comm100Simulator(token="shared-token")
+    sim.state.latency_s = 0.2
+    sim.state.inject(Fault("status", status=500, times=1))
+    instances = [tenant_gateway(sim, "shared-token", REDIS_TEST_URL) for _ in range(2)]
+    for gateway in instances:
+        for backend in gateway.backends.values():
+            backend.http.settings = backend.http.settings.model_copy(update={"retries": 0})
+    try:
+        variables = {"id": f"support:{guid('customer-9')}"}
+        first, second = await asyncio.gather(run(instances[0], ONE, variables), run(instances[1], ONE, variables))
+    finally:
+        for gateway in instances:
+            await gateway.aclose()
+    outcomes = sorted("errors" in r for r in (first, second))
+    assert outcomes == [False, True]  # one saw the failure; the other did not inherit it
+    assert len(sim.state.calls) == 2
 
 
 async def test_coalescing_works_without_caching_too(make_harness: HarnessFactory, cache_url: str) -> None:

@@ -78,7 +78,7 @@ async def test_field_errors_keep_200_and_partial_data(client: httpx.AsyncClient)
 
 
 async def test_malformed_requests_are_400(client: httpx.AsyncClient) -> None:
-    cases = [
+    cases: list[dict[str, Any]] = [
         {"content": b"{not json", "headers": {"content-type": "application/json"}},
         {"json": {"variables": {}}},
         {"json": {"query": QUERY, "variables": [1, 2]}},
@@ -86,8 +86,8 @@ async def test_malformed_requests_are_400(client: httpx.AsyncClient) -> None:
         {"json": 42},
     ]
     for case in cases:
-        headers = {"accept": GQL, **case.pop("headers", {})}  # type: ignore[dict-item]
-        r = await client.post("/graphql", headers=headers, **case)  # type: ignore[arg-type]
+        headers = {"accept": GQL, **case.pop("headers", {})}
+        r = await client.post("/graphql", headers=headers, **case)
         assert r.status_code == 400, case
         assert r.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway import logs
 from gateway.app import create_app
+from gateway.http import REQUEST_ID
 from gateway.simulators.common import Fault, SimulatorTransport
 from gateway.simulators.registry import Simulator
 from tests.conftest import demo_backend_settings, settings_for
@@ -111,9 +112,9 @@ def test_json_log_lines_carry_the_request_id(capsys: pytest.CaptureFixture[str])
     saved = root.handlers[:], root.level
     try:
         logs.configure("json")
-        token = logs.REQUEST_ID.set("req-77")
+        token = REQUEST_ID.set("req-77")
         logging.getLogger("gateway.test").warning("backend %s failed", "support")
-        logs.REQUEST_ID.reset(token)
+        REQUEST_ID.reset(token)
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)

@@ -1,0 +1,136 @@
+"""`serve --workers N`: several real worker processes behind one port, sharing real Redis.
+
+The promises that matter across workers: identical reads in flight at once still reach the vendor
+once, and a write through any worker makes every worker's next read fresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from gateway.serving import bind, make_server
+from gateway.simulators.comm100 import DEMO_TOKEN, PREFIX, Comm100Simulator, guid
+from tests.services import free_port, require_redis
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+ONE = "query($id: ID!) { contact(id: $id) { id title } }"
+CONTACT = f"support:{guid('customer-4')}"
+
+
+@pytest.fixture
+async def vendor() -> AsyncIterator[tuple[Comm100Simulator, int]]:
+    """A Comm100 simulator served by real uvicorn on a loopback port, in this test's loop."""
+    sim = Comm100Simulator()
+    sock = bind("127.0.0.1", 0)
+    server = make_server(sim.app)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    yield sim, sock.getsockname()[1]
+    server.should_exit = True
+    await task
+
+
+def write_config(tmp_path: Path, vendor_port: int, cache_url: str) -> Path:
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        "backends:\n"
+        f'  support: {{vendor: comm100, url: "http://127.0.0.1:{vendor_port}{PREFIX}", token: "{DEMO_TOKEN}"}}\n'
+        f'cache: {{url: "{cache_url}", ttl_s: 60}}\n'
+    )
+    return config
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+async def wait_until_up(base: str, process: asyncio.subprocess.Process) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            assert process.returncode is None, "the gateway exited early"
+            try:
+                if (await client.get(f"{base}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("the gateway did not come up")
+
+
+async def fresh_connection_post(base: str, body: dict[str, Any]) -> dict[str, Any]:
+    """One request on its own connection, so the kernel may hand it to any worker."""
+    async with httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        response = await client.post(f"{base}/graphql", json=body)
+        return response.json()  # type: ignore[no-any-return]
+
+
+async def test_two_workers_share_coalescing_and_invalidation(
+    vendor: tuple[Comm100Simulator, int], tmp_path: Path
+) -> None:
+    require_redis()
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    sim, vendor_port = vendor
+    port = free_port()
+    config = write_config(tmp_path, vendor_port, REDIS_URL)
+    process = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--port", str(port), "--workers", "2"],
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert process.stdout is not None
+        assert "with 2 workers" in (await process.stdout.readline()).decode()
+        await wait_until_up(base, process)
+        assert len(children_of(process.pid)) >= 2  # the supervisor and its two workers
+        sim.state.reset()
+        sim.state.latency_s = 0.3
+        read = {"query": ONE, "variables": {"id": CONTACT}}
+        results = await asyncio.gather(*(fresh_connection_post(base, read) for _ in range(30)))
+        assert all(r == results[0] and "errors" not in r for r in results)
+        assert sim.state.count("GET") == 1
+        sim.state.latency_s = 0.0
+        mutation = 'mutation($id: ID!) { updateContact(id: $id, input: {title: "Across workers"}) { id } }'
+        written = await fresh_connection_post(base, {"query": mutation, "variables": {"id": CONTACT}})
+        assert "errors" not in written
+        after = await asyncio.gather(*(fresh_connection_post(base, read) for _ in range(12)))
+        assert {r["data"]["contact"]["title"] for r in after} == {"Across workers"}
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(process.communicate(), timeout=30)
+        stderr = err.decode()
+        redis.Redis.from_url(REDIS_URL).flushdb()
+    assert process.returncode == 0
+    assert "Traceback" not in stderr and DEMO_TOKEN not in stderr
+
+
+def test_several_workers_with_a_memory_cache_are_refused(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 9, "memory://")
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "cache.url" in result.stderr and "shared cache" in result.stderr
+    assert "Traceback" not in result.stderr
