@@ -95,14 +95,18 @@ class ReadCache:
             return RedisCache(
                 **_redis_options(url),
                 serializer=OrjsonSerializer(),
+                timeout=None,  # `_guarded` bounds every operation already
                 connection_pool_kwargs={"socket_timeout": OPERATION_TIMEOUT_S},
             )
-        return SimpleMemoryCache(serializer=NullSerializer())
+        # No per-operation timeout: nothing in memory can hang, and aiocache's costs a task each.
+        return SimpleMemoryCache(serializer=NullSerializer(), timeout=None)
 
     # ------------------------------------------------------------------ resilience
 
     async def _guarded(self, operation: Callable[[], Awaitable[Any]]) -> tuple[bool, Any]:
         """Run a store operation; (False, None) when the store is down (then bypassed a while)."""
+        if not self.shared:
+            return True, await operation()
         if not self.healthy and time.monotonic() < self._retry_at:
             return False, None
         try:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -74,7 +74,7 @@ def wants_html(request: Request) -> bool:
 
 def request_id_of(request: Request) -> str:
     given = request.headers.get("x-request-id", "")
-    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    return given if _REQUEST_ID.match(given) else os.urandom(16).hex()
 
 
 def render(
@@ -132,7 +132,7 @@ class GraphQLEndpoint:
         if key is not None:
             started = time.perf_counter()
             hit = await responses.get(key)
-            self.gateway.metrics.response_cache.labels("hit" if hit else "miss").inc()
+            self.gateway.metrics.response_cache_event("hit" if hit else "miss")
             if hit is not None:
                 self.gateway.metrics.observe_request(name, "ok", time.perf_counter() - started)
                 return self.reusable(hit.body, hit.etag, request, media, request_id)
@@ -143,7 +143,7 @@ class GraphQLEndpoint:
         etag = etag_of(body)
         if key is not None:
             await responses.put(key, body, etag)
-            self.gateway.metrics.response_cache.labels("store").inc()
+            self.gateway.metrics.response_cache_event("store")
         return self.reusable(body, etag, request, media, request_id)
 
     @staticmethod

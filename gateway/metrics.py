@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -69,6 +70,7 @@ class Metrics:
             registry=self.registry,
         )  # fmt: skip
         self._operations: set[str] = set()
+        self._children: dict[tuple[str | None, str], tuple[Any, Any]] = {}
 
     def watch(self, breakers: Callable[[], Mapping[str, str]], inflight: Callable[[], Mapping[str, int]]) -> None:
         self.registry.register(_StateCollector(breakers, inflight))
@@ -86,9 +88,17 @@ class Metrics:
         return name
 
     def observe_request(self, operation: str | None, outcome: str, seconds: float) -> None:
-        label = self.operation_label(operation)
-        self.requests.labels(label, outcome).inc()
-        self.request_seconds.labels(label).observe(seconds)
+        children = self._children.get((operation, outcome))
+        if children is None:  # labels() costs a lock and a lookup: keep each pair's children
+            label = self.operation_label(operation)
+            children = self.requests.labels(label, outcome), self.request_seconds.labels(label)
+            if len(self._children) < MAX_OPERATION_NAMES * 8:
+                self._children[(operation, outcome)] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def response_cache_event(self, event: str) -> None:
+        self.response_cache.labels(event).inc()
 
     def observe_call(self, backend: str, operation: str, outcome: str, seconds: float) -> None:
         self.backend_calls.labels(backend, operation, outcome).inc()
