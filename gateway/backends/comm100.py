@@ -299,11 +299,12 @@ class Comm100Backend(HttpBackend):
                 else:
                     beyond += 1
             following = page_after(payload.get("nextPage"), page_index)
+            # The vendor's `total` counts every record, merged-away ones included: it is this
+            # list's count only for an unfiltered list that includes them.
+            vendor_count = vendor_total if flt.is_empty() and include_merged else None
             if following is None or not records:
-                # The whole rest of the list was read: the count is exact from the start.
-                total = len(found) + beyond if from_start else None
-                return ScanResult(found, after, total)
+                # The whole rest of the list was read: counted exactly when read from the start.
+                return ScanResult(found, after, len(found) + beyond if from_start else vendor_count)
             if beyond:
-                exact = flt.is_empty() and include_merged
-                return ScanResult(found, after, vendor_total if exact else None)
+                return ScanResult(found, after, vendor_count)
             page_index, skip = following, 0
