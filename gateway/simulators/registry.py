@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from starlette.types import ASGIApp
 
-from gateway.simulators import agentvoice, comm100
+from gateway.simulators import agentvoice, comm100, motioncx
 from gateway.simulators.common import SimulatorState
 
 
@@ -31,5 +31,6 @@ class DemoBackend:
 
 DEMO_BACKENDS: tuple[DemoBackend, ...] = (
     DemoBackend("support", comm100.Comm100Simulator, comm100.demo_backend_settings),
+    DemoBackend("agents", motioncx.MotionCXSimulator, motioncx.demo_backend_settings),
     DemoBackend("voice", agentvoice.AgentVoiceSimulator, agentvoice.demo_backend_settings),
 )

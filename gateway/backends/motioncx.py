@@ -1,0 +1,163 @@
+"""MotionCX contacts: `GET crm/external/v1/contacts` under the tenant's base URL, with the
+`TenantID` query parameter and `Authorization: apikey <token>`. Read-only: no writes are documented.
+
+Records have integer ids; `isAgent` tells agents from customers. The list takes filters as query
+parameters and answers a bare JSON array, with no paging documented. The document's own example is
+malformed (`displayName` holds an array of whole records): the mapper takes the first name it can
+find there and never fails on an odd field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from gateway.backends.base import HttpBackend, flag, text, texts, timestamp
+from gateway.config import BackendSettings
+from gateway.filtering import normalize_email
+from gateway.model import Address, Contact, ContactFilter, ContactKind, ExternalId
+
+VENDOR = "motioncx"
+LIST_PATH = "crm/external/v1/contacts"
+# The document's parameter names, spelled as it spells them (`IsDidabled` included).
+PARAM_TENANT = "TenantID"
+PARAM_ID = "ID"
+PARAM_EMAIL = "Email"
+PARAM_FIRST_NAME = "FirstName"
+PARAM_LAST_NAME = "LastName"
+PARAM_ORGANIZATION = "Organization"
+PARAM_IS_AGENT = "IsAgent"
+PARAM_EXTERNAL_ID = "ExternalID"
+# What MotionCX's `externalId` is called among a contact's external ids: an id in the customer's
+# own external system, which the document does not name.
+EXTERNAL_SYSTEM = "external"
+INTEGER_ID = re.compile(r"^[0-9]{1,18}$")
+
+
+class MotionCXSettings(BackendSettings):
+    vendor: Literal["motioncx"]
+    tenant_id: int = Field(ge=0)
+    token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _credentials_given(self) -> MotionCXSettings:
+        own_header = any(k.lower() == "authorization" for k in self.headers)
+        if not own_header and (self.token is None or not self.token.get_secret_value().strip()):
+            raise ValueError("token: required (or give an Authorization header in headers)")
+        return self
+
+
+# ---------------------------------------------------------------------------- pure mapping
+
+
+def display_name(record: Mapping[str, Any]) -> str | None:
+    """`displayName`, or from an array there (the document's example) the first name found in it,
+    then `name`, then first and last name."""
+    value = record.get("displayName")
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, str):
+                found = text(item)
+            elif isinstance(item, Mapping):
+                found = text(item.get("displayName")) or text(item.get("name"))
+            else:
+                found = None
+            if found is not None:
+                return found
+        value = None
+    first, last = text(record.get("firstName")), text(record.get("lastName"))
+    return text(value) or text(record.get("name")) or " ".join(n for n in (first, last) if n) or None
+
+
+def address(record: Mapping[str, Any]) -> Address | None:
+    found = Address(
+        line1=text(record.get("address1")),
+        line2=text(record.get("address2")),
+        city=text(record.get("city")),
+        region=text(record.get("state")),
+        postal_code=text(record.get("postCode")),
+    )
+    return None if found.is_empty() else found
+
+
+def to_contact(record: Mapping[str, Any], backend: str) -> Contact:
+    """Map one MotionCX contact into the unified shape."""
+    external = text(record.get("externalId"))
+    return Contact(
+        backend=backend,
+        vendor=VENDOR,
+        native_id=str(text(record.get("id"))),
+        kind=ContactKind.AGENT if flag(record.get("isAgent")) else ContactKind.PERSON,
+        display_name=display_name(record),
+        first_name=text(record.get("firstName")),
+        last_name=text(record.get("lastName")),
+        emails=texts(record.get("email")),
+        phones=texts(record.get("phone")),
+        company=text(record.get("organization")),
+        title=text(record.get("title")),
+        alias=text(record.get("alias")),
+        address=address(record),
+        external_ids=[ExternalId(EXTERNAL_SYSTEM, external)] if external is not None else [],
+        disabled=flag(record.get("isDisabled")),
+        created_at=timestamp(record.get("createdAt")),
+        raw=dict(record),
+    )
+
+
+def pushdown(flt: ContactFilter) -> dict[str, str]:
+    """The filter as MotionCX parameters, where the vendor can narrow the list without losing a
+    record the gateway's own filter would keep (that filter is applied afterwards anyway).
+
+    Phone is not sent: the document gives no format for it, so which spellings the vendor would
+    match is unknown; `search` has no vendor counterpart."""
+    params: dict[str, str] = {}
+    if flt.email is not None and normalize_email(flt.email):
+        params[PARAM_EMAIL] = normalize_email(flt.email)
+    for value, name in ((flt.first_name, PARAM_FIRST_NAME), (flt.last_name, PARAM_LAST_NAME)):
+        if value is not None and value.strip():
+            params[name] = value.strip()
+    if flt.company is not None and flt.company.strip():
+        params[PARAM_ORGANIZATION] = flt.company.strip()
+    if flt.kinds is not None:
+        wanted = flt.kinds & {ContactKind.AGENT, ContactKind.PERSON}
+        if len(wanted) == 1:
+            params[PARAM_IS_AGENT] = "true" if ContactKind.AGENT in wanted else "false"
+    wanted_id = flt.external_id
+    ours = wanted_id is not None and (
+        wanted_id.system is None or wanted_id.system.strip().casefold() == EXTERNAL_SYSTEM
+    )
+    if ours and wanted_id is not None and wanted_id.value is not None and wanted_id.value.strip():
+        params[PARAM_EXTERNAL_ID] = wanted_id.value
+    return params
+
+
+# ---------------------------------------------------------------------------- the backend
+
+
+class MotionCXBackend(HttpBackend):
+    vendor = VENDOR
+    settings_model = MotionCXSettings
+    write_notes = ("MotionCX documents no writes: read-only",)
+    native_id_pattern = INTEGER_ID
+    kinds = frozenset({ContactKind.PERSON, ContactKind.AGENT})
+    writable_kinds = frozenset()
+    settings: MotionCXSettings
+
+    def auth_headers(self) -> dict[str, str]:
+        token = self.settings.token
+        return {"Authorization": f"apikey {token.get_secret_value()}"} if token is not None else {}
+
+    def base_params(self) -> dict[str, str]:
+        return {PARAM_TENANT: str(self.settings.tenant_id)}
+
+    async def fetch_all(self, flt: ContactFilter) -> list[Contact]:
+        return self.map_all(self.expect_list(await self.read(LIST_PATH, pushdown(flt))), to_contact)
+
+    async def get(self, native_id: str) -> Contact | None:
+        self.check_native_id(native_id)
+        records = self.expect_list(await self.read(LIST_PATH, {PARAM_ID: native_id}))
+        found = [r for r in records if text(r.get("id")) == native_id]
+        return self.map_one(found[0], to_contact) if found else None
