@@ -140,7 +140,7 @@ _MAX_VENDOR_MESSAGE = 300
 def vendor_message(body: Any) -> str | None:
     """The human message a vendor put in an error body, if any (`error`, `message`, ...)."""
     if isinstance(body, Mapping):
-        for key in ("error", "message", "Message", "errorMessage", "title", "detail"):
+        for key in ("error", "message", "Message", "errorMessage", "statusMessage", "title", "detail"):
             value = body.get(key)
             if isinstance(value, str) and value.strip():
                 return value.strip()[:_MAX_VENDOR_MESSAGE]

@@ -9,7 +9,7 @@ import asyncio
 import email.utils
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -49,9 +49,13 @@ class VendorClient:
         ttl_s: float = 0.0,
         stale_s: float = 0.0,
         metrics: Metrics | None = None,
+        check: Callable[[Any], None] | None = None,
     ) -> None:
         self.name = name
         self.metrics = metrics
+        # A vendor's own error signal inside a 2xx body (an envelope status): raises before the
+        # answer is cached or counted as a success.
+        self.check = check
         self.settings = settings
         self.base_params = dict(params)
         self.cache = cache
@@ -202,9 +206,12 @@ class VendorClient:
         if response.status_code == 204 or not response.content.strip():
             return None
         try:
-            return orjson.loads(response.content)
+            payload = orjson.loads(response.content)
         except orjson.JSONDecodeError:
             raise errors.bad_response(self.name, "the body is not JSON") from None
+        if self.check is not None:
+            self.check(payload)
+        return payload
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -124,6 +124,7 @@ class HttpBackend(ABC):
             ttl_s=ttl_s,
             stale_s=stale_s,
             metrics=metrics,
+            check=self.check_payload,
         )
 
     @property
@@ -143,6 +144,11 @@ class HttpBackend(ABC):
     def base_params(self) -> dict[str, str]:
         """Query parameters every call carries (a tenant or site id)."""
         return {}
+
+    def check_payload(self, payload: Any) -> None:
+        """Raise the right GatewayError when a 2xx answer still reports a failure (envelopes).
+        Most vendors say failure with the HTTP status alone: nothing to check."""
+        return None
 
     @abstractmethod
     async def get(self, native_id: str) -> Contact | None:
@@ -310,3 +316,13 @@ def timestamp(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def external_value(flt: ContactFilter, system: str) -> str | None:
+    """The external id value `flt` asks for when it could be one of `system`'s (or any system's)."""
+    wanted = flt.external_id
+    if wanted is None or wanted.value is None or not wanted.value.strip():
+        return None
+    if wanted.system is not None and wanted.system.strip().casefold() != system.casefold():
+        return None
+    return wanted.value

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from gateway.backends.base import HttpBackend, flag, text, texts, timestamp
+from gateway.backends.base import HttpBackend, external_value, flag, text, texts, timestamp
 from gateway.config import BackendSettings
 from gateway.filtering import normalize_email
 from gateway.model import Address, Contact, ContactFilter, ContactKind, ExternalId
@@ -125,12 +125,9 @@ def pushdown(flt: ContactFilter) -> dict[str, str]:
         wanted = flt.kinds & {ContactKind.AGENT, ContactKind.PERSON}
         if len(wanted) == 1:
             params[PARAM_IS_AGENT] = "true" if ContactKind.AGENT in wanted else "false"
-    wanted_id = flt.external_id
-    ours = wanted_id is not None and (
-        wanted_id.system is None or wanted_id.system.strip().casefold() == EXTERNAL_SYSTEM
-    )
-    if ours and wanted_id is not None and wanted_id.value is not None and wanted_id.value.strip():
-        params[PARAM_EXTERNAL_ID] = wanted_id.value
+    external = external_value(flt, EXTERNAL_SYSTEM)
+    if external is not None:
+        params[PARAM_EXTERNAL_ID] = external
     return params
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from gateway.backends.agentvoice import AgentVoiceBackend
 from gateway.backends.base import HttpBackend
 from gateway.backends.comm100 import Comm100Backend
+from gateway.backends.genesys import GenesysBackend
 from gateway.backends.motioncx import MotionCXBackend
 from gateway.config import BackendSettings
 
 VENDORS: dict[str, type[HttpBackend]] = {
-    backend.vendor: backend for backend in (Comm100Backend, MotionCXBackend, AgentVoiceBackend)
+    backend.vendor: backend for backend in (Comm100Backend, MotionCXBackend, AgentVoiceBackend, GenesysBackend)
 }
 
 

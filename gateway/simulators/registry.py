@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from starlette.types import ASGIApp
 
-from gateway.simulators import agentvoice, comm100, motioncx
+from gateway.simulators import agentvoice, comm100, genesys, motioncx
 from gateway.simulators.common import SimulatorState
 
 
@@ -33,4 +33,5 @@ DEMO_BACKENDS: tuple[DemoBackend, ...] = (
     DemoBackend("support", comm100.Comm100Simulator, comm100.demo_backend_settings),
     DemoBackend("agents", motioncx.MotionCXSimulator, motioncx.demo_backend_settings),
     DemoBackend("voice", agentvoice.AgentVoiceSimulator, agentvoice.demo_backend_settings),
+    DemoBackend("routing", genesys.GenesysSimulator, genesys.demo_backend_settings),
 )

@@ -1,0 +1,217 @@
+"""Genesys Web Services (GWS) Contacts API: `GET/POST contacts`, `PUT/DELETE contacts/{id}` under a
+base such as `https://gws.example.com/api/v2`, with Basic (username + password) or Bearer auth.
+
+The list holds queues, users and "custom" contacts; every attribute filters it (ANDed). Only Custom
+contacts can be written, and they hold just `name` and `phoneNumber`. Answers are GWS envelopes
+(`{"statusCode": 0, "contacts": [...]}`): a non-zero `statusCode` is a failure even on HTTP 200.
+No paging is documented, so a list is read whole and the gateway pages it.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import SecretStr, model_validator
+
+from gateway import errors, validation
+from gateway.backends.base import Capability, HttpBackend, external_value, text, texts
+from gateway.config import BackendSettings
+from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind, ExternalId
+
+VENDOR = "genesys"
+LIST_PATH = "contacts"
+RECORD_PATH = "contacts/{id}"
+KINDS = {"custom": ContactKind.CUSTOM, "queue": ContactKind.QUEUE, "user": ContactKind.USER}
+VENDOR_TYPE = {ContactKind.CUSTOM: "Custom", ContactKind.QUEUE: "Queue", ContactKind.USER: "User"}
+EMPLOYEE_ID = "employeeId"
+# What a Custom contact can hold, by the gateway's field names.
+WRITABLE = {"display_name", "phones", "kind"}
+STORED = "Genesys Custom contacts hold only a name and one phoneNumber"
+# GWS envelope status codes the document implies; anything else non-zero is a vendor failure.
+STATUS_NOT_FOUND = 4
+
+
+class GenesysSettings(BackendSettings):
+    vendor: Literal["genesys"]
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_authenticate(self) -> GenesysSettings:
+        basic = self.username is not None or self.password is not None
+        if basic and self.token is not None:
+            raise ValueError("give either username + password (Basic) or token (Bearer), not both")
+        if basic and (not (self.username or "").strip() or self.password is None):
+            raise ValueError("username and password: both are required for Basic auth")
+        own_header = any(k.lower() == "authorization" for k in self.headers)
+        if not basic and self.token is None and not own_header:
+            raise ValueError("credentials: give username + password (Basic) or token (Bearer)")
+        return self
+
+
+# ---------------------------------------------------------------------------- pure mapping
+
+
+def kind_of(record: Mapping[str, Any]) -> ContactKind:
+    """`type` without case; a record whose type is missing or unknown is a plain PERSON (and so
+    never writable)."""
+    value = text(record.get("type"))
+    return KINDS.get(value.casefold(), ContactKind.PERSON) if value is not None else ContactKind.PERSON
+
+
+def to_contact(record: Mapping[str, Any], backend: str) -> Contact:
+    """Map one GWS contact (Custom, Queue or User) into the unified shape."""
+    first, last = text(record.get("firstName")), text(record.get("lastName"))
+    employee = text(record.get(EMPLOYEE_ID))
+    return Contact(
+        backend=backend,
+        vendor=VENDOR,
+        native_id=str(text(record.get("id"))),
+        kind=kind_of(record),
+        display_name=text(record.get("name")) or " ".join(n for n in (first, last) if n) or None,
+        first_name=first,
+        last_name=last,
+        phones=texts(record.get("phoneNumber")),
+        alias=text(record.get("userName")),
+        external_ids=[ExternalId(EMPLOYEE_ID, employee)] if employee is not None else [],
+        raw=dict(record),
+    )
+
+
+def pushdown(flt: ContactFilter) -> dict[str, str]:
+    """Attribute filters the vendor applies without losing a record the gateway would keep: the
+    type (from one wanted kind), first and last name, and the employee id. Not the phone number,
+    whose stored spelling is free text."""
+    params: dict[str, str] = {}
+    if flt.kinds is not None:
+        wanted = [VENDOR_TYPE[k] for k in flt.kinds if k in VENDOR_TYPE]
+        if len(wanted) == 1 and ContactKind.PERSON not in flt.kinds:
+            params["type"] = wanted[0]
+    if flt.first_name is not None and flt.first_name.strip():
+        params["firstName"] = flt.first_name.strip()
+    if flt.last_name is not None and flt.last_name.strip():
+        params["lastName"] = flt.last_name.strip()
+    employee = external_value(flt, EMPLOYEE_ID)
+    if employee is not None:
+        params[EMPLOYEE_ID] = employee
+    return params
+
+
+def write_problems(changes: ContactChanges, backend: str, region: str) -> dict[str, str]:
+    """Everything wrong with a write of a Custom contact, before any call."""
+    problems = validation.phone_problems(changes, region)
+    for name, why in validation.unsupported_fields(changes, WRITABLE, backend).items():
+        problems[name] = f"{why} ({STORED})"
+    if len(changes.get("phones") or []) > 1:
+        problems["phones"] = "Genesys stores one phoneNumber per contact"
+    return problems
+
+
+def custom_body(current: Mapping[str, Any], changes: ContactChanges) -> dict[str, Any]:
+    """The whole Custom record to send: the current values with the changes applied."""
+    body = {"name": text(current.get("name")), "type": "Custom", "phoneNumber": text(current.get("phoneNumber"))}
+    if changes.has("display_name"):
+        body["name"] = text(changes.get("display_name"))
+    if changes.has("phones"):
+        body["phoneNumber"] = (changes.get("phones") or [None])[0]
+    return body
+
+
+# ---------------------------------------------------------------------------- the backend
+
+
+class GenesysBackend(HttpBackend):
+    vendor = VENDOR
+    settings_model = GenesysSettings
+    capabilities = frozenset({Capability.READ, Capability.CREATE, Capability.UPDATE, Capability.DELETE})
+    write_notes = ("writes only kind CUSTOM (name, phoneNumber); queues and users are read-only",)
+    kinds = frozenset({ContactKind.CUSTOM, ContactKind.QUEUE, ContactKind.USER, ContactKind.PERSON})
+    writable_kinds = frozenset({ContactKind.CUSTOM})
+    settings: GenesysSettings
+
+    def auth_headers(self) -> dict[str, str]:
+        if self.settings.token is not None:
+            return {"Authorization": f"Bearer {self.settings.token.get_secret_value()}"}
+        if self.settings.username is not None and self.settings.password is not None:
+            pair = f"{self.settings.username}:{self.settings.password.get_secret_value()}"
+            return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+        return {}
+
+    def check_payload(self, payload: Any) -> None:
+        """A GWS envelope with a non-zero statusCode is a failure, whatever the HTTP status said."""
+        if not isinstance(payload, Mapping):
+            return
+        status = payload.get("statusCode")
+        if status is None or status == 0:
+            return
+        message = errors.vendor_message(payload) or text(payload.get("statusMessage"))
+        said = f": {message}" if message else ""
+        if status == STATUS_NOT_FOUND:
+            raise errors.NotFound(f"backend '{self.name}' has no such record{said}", backend=self.name)
+        raise errors.BackendBadResponse(
+            f"backend '{self.name}' reported statusCode {status}{said}",
+            backend=self.name,
+            details={"statusCode": status},
+        )
+
+    def could_match(self, flt: ContactFilter) -> bool:
+        # GWS contacts have no email and no company: such a filter can match nothing here.
+        return super().could_match(flt) and flt.email is None and flt.company is None
+
+    async def fetch_all(self, flt: ContactFilter) -> list[Contact]:
+        return self.map_all(self.expect_list(await self.read(LIST_PATH, pushdown(flt)), "contacts"), to_contact)
+
+    async def get(self, native_id: str) -> Contact | None:
+        record = await self._record(native_id)
+        return None if record is None else self.map_one(record, to_contact)
+
+    async def _record(self, native_id: str) -> Mapping[str, Any] | None:
+        self.check_native_id(native_id)
+        records = self.expect_list(await self.read(LIST_PATH, {"id": native_id}), "contacts")
+        return next((r for r in records if text(r.get("id")) == native_id), None)
+
+    async def create(self, changes: ContactChanges) -> Contact:
+        problems = write_problems(changes, self.name, self.region)
+        body = custom_body({}, changes)
+        if not body["name"]:
+            problems["displayName"] = "Genesys requires a name: give displayName"
+        validation.raise_if_any(problems, self.name)
+        answer = self.expect_record(await self.write("POST", LIST_PATH, body))
+        nested = answer.get("contact")
+        created: Mapping[str, Any] = nested if isinstance(nested, Mapping) else answer
+        if text(created.get("id")) is None:
+            raise errors.bad_response(self.name, "the created contact has no id")
+        return to_contact({**body, **{k: v for k, v in created.items() if k != "statusCode"}}, self.name)
+
+    async def update(self, native_id: str, changes: ContactChanges) -> Contact:
+        """GWS has only PUT (full replacement): read, check it is Custom, apply the patch, PUT it all."""
+        self.check_native_id(native_id)
+        validation.raise_if_any(write_problems(changes, self.name, self.region), self.name)
+        current = await self._writable(native_id, "update")
+        body = custom_body(current, changes)
+        if not body["name"]:
+            validation.raise_if_any({"displayName": "Genesys requires a name: it cannot be cleared"}, self.name)
+        await self.write("PUT", RECORD_PATH.format(id=native_id), body)
+        return to_contact({**current, **body}, self.name)
+
+    async def delete(self, native_id: str) -> None:
+        await self._writable(native_id, "delete")
+        await self.write("DELETE", RECORD_PATH.format(id=native_id))
+
+    async def _writable(self, native_id: str, operation: str) -> Mapping[str, Any]:
+        """The current record, when it is one this gateway may write (Custom); else a coded refusal."""
+        record = await self._record(native_id)
+        if record is None:
+            raise errors.NotFound(f"backend '{self.name}' has no contact {native_id}", backend=self.name)
+        kind = kind_of(record)
+        if kind is not ContactKind.CUSTOM:
+            raise errors.NotSupported(
+                f"backend '{self.name}' (genesys) cannot {operation} a {kind.value} contact;"
+                " only CUSTOM contacts are writable (queues and users are read-only)",
+                backend=self.name,
+                details={"kind": kind.value, "writableKinds": ["CUSTOM"]},
+            )
+        return record
