@@ -82,9 +82,10 @@ class VendorClient:
 
     # ------------------------------------------------------------------ reads and writes
 
-    async def read(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET a JSON document: cached, coalesced, retried."""
-        if self.cache is None:
+    async def read(self, path: str, params: Mapping[str, Any] | None = None, *, fresh: bool = False) -> Any:
+        """GET a JSON document: cached, coalesced, retried. `fresh` skips the cache (a read that a
+        write is about to be built on must see the vendor's current record)."""
+        if self.cache is None or fresh:
             return await self._read_retrying(path, params)
         return await self.cache.fetch(
             self.cache_namespace,

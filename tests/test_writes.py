@@ -127,3 +127,13 @@ async def test_write_that_timed_out_says_outcome_unknown(make_harness: HarnessFa
     assert error["extensions"]["code"] == "BACKEND_TIMEOUT"
     assert error["extensions"]["outcome"] == "unknown"
     assert "outcome is unknown" in error["message"]
+
+
+async def test_an_update_builds_on_the_vendors_current_record_not_a_cached_copy(h: Harness) -> None:
+    contact_id = f"support:{guid('customer-3')}"
+    await h.run(READ, {"id": contact_id})  # now cached
+    # Someone changes the record in Comm100 itself, behind the gateway's back.
+    h.sims["support"].records[guid("customer-3")]["alias"] = "Set In Comm100"  # type: ignore[attr-defined]
+    result = await h.run(UPDATE, {"id": contact_id, "input": {"title": "Director"}})
+    after = result["data"]["updateContact"]
+    assert (after["title"], after["alias"]) == ("Director", "Set In Comm100")  # the full PUT kept it

@@ -282,7 +282,7 @@ class AgentVoiceBackend(HttpBackend):
         return self._written(payload.get("contact"))
 
     async def _current(self, native_id: str) -> Mapping[str, Any]:
-        found = await self.read_or_none(RECORD_PATH.format(id=native_id))
+        found = await self.read_or_none(RECORD_PATH.format(id=native_id), fresh=True)
         if found is None:
             raise errors.NotFound(f"backend '{self.name}' has no contact {native_id}", backend=self.name)
         return self.expect_record(found)

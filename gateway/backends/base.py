@@ -236,14 +236,14 @@ class HttpBackend(ABC):
             details={"capabilities": can},
         )
 
-    async def read(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET a JSON document from the vendor (cached, coalesced, retried)."""
-        return await self.http.read(path, params)
+    async def read(self, path: str, params: Mapping[str, Any] | None = None, *, fresh: bool = False) -> Any:
+        """GET a JSON document from the vendor (cached unless `fresh`, coalesced, retried)."""
+        return await self.http.read(path, params, fresh=fresh)
 
-    async def read_or_none(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+    async def read_or_none(self, path: str, params: Mapping[str, Any] | None = None, *, fresh: bool = False) -> Any:
         """Like `read`, but a 404 means "no such record" and gives None."""
         try:
-            return await self.read(path, params)
+            return await self.read(path, params, fresh=fresh)
         except errors.NotFound:
             return None
 

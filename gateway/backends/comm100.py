@@ -258,7 +258,7 @@ class Comm100Backend(HttpBackend):
         self.check_native_id(native_id)
         # The input's own problems are refused before any call; the name rule needs the record.
         validation.raise_if_any(write_problems(changes, "(checked after reading)", self.name, self.region), self.name)
-        current = await self.read_or_none(RECORD_PATH.format(id=native_id), INCLUDE_IDENTITIES)
+        current = await self.read_or_none(RECORD_PATH.format(id=native_id), INCLUDE_IDENTITIES, fresh=True)
         if current is None:
             raise errors.NotFound(f"backend '{self.name}' has no contact {native_id}", backend=self.name)
         body = apply_changes(self.expect_record(current), changes)

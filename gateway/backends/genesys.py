@@ -168,9 +168,9 @@ class GenesysBackend(HttpBackend):
         record = await self._record(native_id)
         return None if record is None else self.map_one(record, to_contact)
 
-    async def _record(self, native_id: str) -> Mapping[str, Any] | None:
+    async def _record(self, native_id: str, *, fresh: bool = False) -> Mapping[str, Any] | None:
         self.check_native_id(native_id)
-        records = self.expect_list(await self.read(LIST_PATH, {"id": native_id}), "contacts")
+        records = self.expect_list(await self.read(LIST_PATH, {"id": native_id}, fresh=fresh), "contacts")
         return next((r for r in records if text(r.get("id")) == native_id), None)
 
     async def create(self, changes: ContactChanges) -> Contact:
@@ -203,7 +203,7 @@ class GenesysBackend(HttpBackend):
 
     async def _writable(self, native_id: str, operation: str) -> Mapping[str, Any]:
         """The current record, when it is one this gateway may write (Custom); else a coded refusal."""
-        record = await self._record(native_id)
+        record = await self._record(native_id, fresh=True)
         if record is None:
             raise errors.NotFound(f"backend '{self.name}' has no contact {native_id}", backend=self.name)
         kind = kind_of(record)
