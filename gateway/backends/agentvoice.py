@@ -226,15 +226,15 @@ class AgentVoiceBackend(HttpBackend):
             HEADER_ORGANIZATION: self.settings.organization_id,
         }
 
-    async def fetch_all(self, flt: ContactFilter) -> list[Contact]:
+    def to_contact(self, record: Mapping[str, Any]) -> Contact:
+        return to_contact(record, self.name)
+
+    async def fetch_records(self, flt: ContactFilter) -> list[Mapping[str, Any]]:
         lookup = pushdown(flt)
         if lookup:
             found = await self.read_or_none(LOOKUP_PATH, lookup)
-            if found is None:
-                return []
-            contact = self.map_one(self.expect_record(found), to_contact)
-            return [] if contact is None else [contact]
-        return self.map_all(self.expect_list(await self.read(LIST_PATH)), to_contact)
+            return [] if found is None else [self.expect_record(found)]
+        return self.expect_list(await self.read(LIST_PATH))
 
     async def get(self, native_id: str) -> Contact | None:
         self.check_native_id(native_id)

@@ -154,9 +154,23 @@ class HttpBackend(ABC):
     async def get(self, native_id: str) -> Contact | None:
         """The record with this native id, or None when the vendor does not know it."""
 
-    async def fetch_all(self, flt: ContactFilter) -> list[Contact]:
-        """Every record the vendor returns for `flt` (vendors without paging override this)."""
+    async def fetch_records(self, flt: ContactFilter) -> list[Mapping[str, Any]]:
+        """Every raw record the vendor returns for `flt` (vendors without paging override this)."""
         raise NotImplementedError
+
+    def to_contact(self, record: Mapping[str, Any]) -> Contact:
+        """Map one raw record (vendors without paging override this with their mapper)."""
+        raise NotImplementedError
+
+    async def fetch_all(self, flt: ContactFilter) -> list[Contact]:
+        """Every record the vendor returns for `flt`, mapped (records without an id skipped)."""
+        return [self.to_contact(r) for r in await self.fetch_records(flt) if self._addressable(r)]
+
+    def _addressable(self, record: Mapping[str, Any]) -> bool:
+        if text(record.get("id")) is None:
+            log.warning("backend %s: skipped a record without an id", self.name)
+            return False
+        return True
 
     async def create(self, changes: ContactChanges) -> Contact:
         raise self.not_supported("create")
@@ -179,10 +193,16 @@ class HttpBackend(ABC):
         if not self.could_match(flt):
             return ScanResult([], [], 0)
         offset = parse_offset(position, self.name)
-        everything = [c for c in await self.fetch_all(flt) if self.listed(c, flt, include_merged)]
-        window = everything[offset : offset + limit]
+        if flt.is_empty():
+            # Nothing to filter on (and no merges outside Comm100): map only the page shown.
+            records = [r for r in await self.fetch_records(flt) if self._addressable(r)]
+            window = [self.to_contact(r) for r in records[offset : offset + limit]]
+            total = len(records)
+        else:
+            everything = [c for c in await self.fetch_all(flt) if self.listed(c, flt, include_merged)]
+            window, total = everything[offset : offset + limit], len(everything)
         after = [str(offset + k + 1) for k in range(len(window))]
-        return ScanResult(window, after, len(everything))
+        return ScanResult(window, after, total)
 
     def listed(self, contact: Contact, flt: ContactFilter, include_merged: bool) -> bool:
         """Whether a list shows this record. Merged-away records are left out of unfiltered

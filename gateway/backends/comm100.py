@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import httpx
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from gateway import errors, validation
 from gateway.backends.base import Capability, HttpBackend, ScanResult, text, texts, timestamp
@@ -49,6 +49,9 @@ class Comm100Settings(BackendSettings):
     email: str | None = None
     api_key: SecretStr | None = None
     site_id: int | None = None
+    # The document names no limit; the simulator refuses more than 100 a page (400), so a config
+    # asking for more is refused at start rather than failing every list.
+    page_size: int = Field(default=50, ge=1, le=100)
 
     @model_validator(mode="after")
     def _one_way_to_authenticate(self) -> Comm100Settings:
@@ -290,6 +293,12 @@ class Comm100Backend(HttpBackend):
             if isinstance(payload.get("total"), int):
                 vendor_total = payload["total"]
             for offset in range(skip, len(records)):
+                if len(found) >= limit and flt.is_empty():
+                    # Only counted: whether it is listed is known from the raw record.
+                    record = records[offset]
+                    live = include_merged or merge_target(record.get("mergeToContactId")) is None
+                    beyond += text(record.get("id")) is not None and live
+                    continue
                 contact = self.map_one(records[offset], to_contact)
                 if contact is None or not self.listed(contact, flt, include_merged):
                     continue

@@ -161,8 +161,11 @@ class GenesysBackend(HttpBackend):
         # GWS contacts have no email and no company: such a filter can match nothing here.
         return super().could_match(flt) and flt.email is None and flt.company is None
 
-    async def fetch_all(self, flt: ContactFilter) -> list[Contact]:
-        return self.map_all(self.expect_list(await self.read(LIST_PATH, pushdown(flt)), "contacts"), to_contact)
+    def to_contact(self, record: Mapping[str, Any]) -> Contact:
+        return to_contact(record, self.name)
+
+    async def fetch_records(self, flt: ContactFilter) -> list[Mapping[str, Any]]:
+        return self.expect_list(await self.read(LIST_PATH, pushdown(flt)), "contacts")
 
     async def get(self, native_id: str) -> Contact | None:
         record = await self._record(native_id)

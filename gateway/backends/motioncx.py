@@ -150,8 +150,11 @@ class MotionCXBackend(HttpBackend):
     def base_params(self) -> dict[str, str]:
         return {PARAM_TENANT: str(self.settings.tenant_id)}
 
-    async def fetch_all(self, flt: ContactFilter) -> list[Contact]:
-        return self.map_all(self.expect_list(await self.read(LIST_PATH, pushdown(flt))), to_contact)
+    def to_contact(self, record: Mapping[str, Any]) -> Contact:
+        return to_contact(record, self.name)
+
+    async def fetch_records(self, flt: ContactFilter) -> list[Mapping[str, Any]]:
+        return self.expect_list(await self.read(LIST_PATH, pushdown(flt)))
 
     async def get(self, native_id: str) -> Contact | None:
         self.check_native_id(native_id)
