@@ -19,7 +19,7 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from gateway import cache, errors
+from gateway import cache, errors, tracing
 from gateway.cache import RequestCacheLog
 from gateway.http import REQUEST_ID
 from gateway.resilience import DEADLINE
@@ -107,8 +107,13 @@ async def execute(
     cache_log = RequestCacheLog()
     started = time.perf_counter()
     tokens = (cache.CURRENT.set(cache_log), DEADLINE.set(time.monotonic() + deadline), REQUEST_ID.set(request_id))
+    attributes = {"graphql.operation.name": operation_name or "anonymous", "contact_gateway.request_id": request_id}
     try:
-        outcome = _shape(await _run(schema, query, variables, operation_name, context, deadline, allowed), cache_log)
+        with tracing.span("graphql.operation", attributes) as current:
+            outcome = _shape(
+                await _run(schema, query, variables, operation_name, context, deadline, allowed), cache_log
+            )
+            tracing.outcome(current, outcome.label(), error=outcome.label() in ("error", "rejected"))
     finally:
         REQUEST_ID.reset(tokens[2])
         DEADLINE.reset(tokens[1])

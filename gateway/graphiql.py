@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from gateway.simulators import comm100, people
+
 ASSET_PACKAGE = "graphene_django_graphiql_static"
 ASSET_DIR = ("static", "graphene_django_graphiql_static")
 ASSETS = {
@@ -26,6 +28,7 @@ ASSETS = {
 STATIC_PREFIX = "/graphiql/static"
 
 DEFAULT_QUERY = """# Welcome to contact-gateway. Press the play button (or Ctrl-Enter) to run a query.
+# More examples are in the other tabs; the Explorer (left) builds queries by clicking.
 #
 # Contact ids are readable: <backend>:<nativeId>. Try contact(id: "...") with one you see below.
 
@@ -51,6 +54,67 @@ query FirstContacts {
 }
 """
 
+# Example tabs for analysts. The values are the demo's sample data; put in your own.
+_DEMO_PERSON_EMAIL = people.CUSTOMERS[37].email
+_DEMO_MERGED_ID = "support:" + comm100.guid("old-5a")
+EXAMPLES: tuple[tuple[str, str, dict[str, object]], ...] = (
+    ("FirstContacts", DEFAULT_QUERY, {}),
+    (
+        "FindPerson",
+        """# One person across every vendor: contacts joined by email, phone or external id.
+query FindPerson($email: String!) {
+  people(filter: {email: $email}, first: 5) {
+    edges {
+      node {
+        id
+        displayName
+        emails
+        phones
+        contacts { id backend vendor kind displayName phones externalIds { system value } }
+      }
+    }
+  }
+}
+""",
+        {"email": _DEMO_PERSON_EMAIL.upper()},
+    ),
+    (
+        "FollowMerge",
+        """# A Comm100 contact merged into another: followMerges walks to the surviving record.
+query FollowMerge($id: ID!) {
+  merged: contact(id: $id, followMerges: false) { id displayName mergedIntoId mergedInto { id } }
+  survivor: contact(id: $id) { id displayName company emails }
+}
+""",
+        {"id": _DEMO_MERGED_ID},
+    ),
+    (
+        "ListAgents",
+        """# Staff rather than customers: MotionCX agents and Genesys users.
+query ListAgents {
+  contacts(filter: {kinds: [AGENT, USER]}, first: 50) {
+    totalCount
+    edges { node { id backend kind displayName emails phones alias disabled } }
+  }
+}
+""",
+        {},
+    ),
+    (
+        "PageThrough",
+        """# Relay paging over every backend as one list: copy pageInfo.endCursor into $after.
+query PageThrough($after: String) {
+  contacts(first: 25, after: $after) {
+    edges { cursor node { id backend displayName } }
+    pageInfo { hasNextPage endCursor }
+    totalCount
+  }
+}
+""",
+        {"after": None},
+    ),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Asset:
@@ -75,7 +139,9 @@ def page(endpoint: str = "/graphql", default_query: str = DEFAULT_QUERY) -> str:
     scripts = "".join(
         f'<script src="{STATIC_PREFIX}/{n}"></script>' for n, t in ASSETS.items() if t == "text/javascript"
     )
-    settings = json.dumps({"endpoint": endpoint, "defaultQuery": default_query}).replace("</", "<\\/")
+    tabs = [{"query": q, "variables": json.dumps(v, indent=2) if v else None} for _, q, v in EXAMPLES]
+    tabs[0]["query"] = default_query
+    settings = json.dumps({"endpoint": endpoint, "defaultQuery": default_query, "tabs": tabs}).replace("</", "<\\/")
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -104,7 +170,9 @@ def page(endpoint: str = "/graphql", default_query: str = DEFAULT_QUERY) -> str:
       fetcher: fetcher,
       query: query,
       onEditQuery: setQuery,
+      onTabChange: function (tabs) {{ setQuery(tabs.tabs[tabs.activeTabIndex].query || ""); }},
       plugins: [explorer],
+      defaultTabs: settings.tabs,
       defaultEditorToolsVisibility: true,
       shouldPersistHeaders: false
     }});

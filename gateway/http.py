@@ -18,7 +18,7 @@ import orjson
 import stamina
 from aiolimiter import AsyncLimiter
 
-from gateway import errors
+from gateway import errors, tracing
 from gateway.cache import ReadCache, call_key
 from gateway.config import BackendSettings
 from gateway.metrics import Metrics
@@ -165,17 +165,20 @@ class VendorClient:
     async def _send(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any) -> Any:
         started = time.perf_counter()
         outcome = "ok"
-        try:
-            return await self._send_once(method, path, params, body)
-        except errors.GatewayError as exc:
-            outcome = exc.code
-            raise
-        except BaseException:
-            outcome = "cancelled"
-            raise
-        finally:
-            if self.metrics is not None:
-                self.metrics.observe_call(self.name, method, outcome, time.perf_counter() - started)
+        attributes = {"contact_gateway.backend": self.name, "http.request.method": method, "url.path": path}
+        with tracing.span("backend.call", attributes) as current:
+            try:
+                return await self._send_once(method, path, params, body)
+            except errors.GatewayError as exc:
+                outcome = exc.code
+                raise
+            except BaseException:
+                outcome = "cancelled"
+                raise
+            finally:
+                tracing.outcome(current, outcome, error=outcome != "ok")
+                if self.metrics is not None:
+                    self.metrics.observe_call(self.name, method, outcome, time.perf_counter() - started)
 
     async def _send_once(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any) -> Any:
         is_write = method != "GET"

@@ -93,3 +93,31 @@ async def test_graphiql_loads_offline_in_chromium_and_runs_a_query(demo: Demo) -
     assert '"displayName"' in text and "support:" in text
     assert requested and all(url.startswith("http://127.0.0.1:") for url in requested), requested
     assert not [e for e in console_errors if "Failed to load" in e], console_errors
+
+
+@pytest.mark.browser
+async def test_graphiql_offers_example_tabs_and_the_explorer_builds_from_the_schema(demo: Demo) -> None:
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(demo.graphiql_url, wait_until="load")
+            await page.wait_for_selector(".graphiql-execute-button", timeout=20_000)
+            tabs = page.locator(".graphiql-tab")
+            titles = [t.strip() for t in await tabs.all_inner_texts()]
+            await tabs.filter(has_text="FollowMerge").first.click()
+            await page.locator(".graphiql-query-editor").get_by_text("survivor").first.wait_for(timeout=10_000)
+            await page.click(".graphiql-execute-button")
+            result = page.locator(".result-window")
+            await result.get_by_text('"survivor"').wait_for(timeout=20_000)
+            merged = await result.inner_text()
+            # The Explorer lists the schema's root fields, from the local files, offline.
+            await page.click("[aria-label='Show GraphiQL Explorer']")
+            explorer = page.locator(".graphiql-explorer-root, .docExplorerWrap").first
+            await explorer.get_by_text("people").first.wait_for(timeout=10_000)
+            explorer_text = await explorer.inner_text()
+        finally:
+            await browser.close()
+    assert {"FirstContacts", "FindPerson", "FollowMerge", "ListAgents", "PageThrough"} <= set(titles), titles
+    assert '"mergedIntoId": "support:' in merged
+    assert "contacts" in explorer_text and "backends" in explorer_text
