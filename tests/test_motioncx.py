@@ -161,6 +161,16 @@ async def backend(sim: MotionCXSimulator) -> AsyncIterator[MotionCXBackend]:
     await made.aclose()
 
 
+async def failure(backend: MotionCXBackend) -> errors.GatewayError:
+    """The coded error a list through `backend` fails with (the backend is closed after)."""
+    try:
+        with pytest.raises(errors.GatewayError) as caught:
+            await backend.scan(ContactFilter(), None, 10)
+    finally:
+        await backend.aclose()
+    return caught.value
+
+
 def sent(sim: MotionCXSimulator) -> dict[str, list[str]]:
     return parse_qs(sim.state.calls[-1].query)
 
@@ -224,14 +234,9 @@ async def test_phone_is_filtered_by_the_gateway_whatever_the_spelling(
 async def test_auth_refusals_are_coded_and_name_the_backend(
     sim: MotionCXSimulator, change: dict[str, Any], code: str
 ) -> None:
-    backend = make_backend(sim, **change)
-    try:
-        with pytest.raises(errors.GatewayError) as caught:
-            await backend.scan(ContactFilter(), None, 10)
-    finally:
-        await backend.aclose()
-    assert caught.value.code == code and caught.value.backend == "agents"
-    assert "wrong-token" not in caught.value.message
+    caught = await failure(make_backend(sim, **change))
+    assert caught.code == code and caught.backend == "agents"
+    assert "wrong-token" not in caught.message
 
 
 async def test_the_simulator_is_strict_about_parameter_names(sim: MotionCXSimulator) -> None:
@@ -256,14 +261,9 @@ async def test_the_simulator_is_strict_about_parameter_names(sim: MotionCXSimula
     ],
 )
 async def test_vendor_failures_are_coded(sim: MotionCXSimulator, fault: Fault, code: str) -> None:
-    backend = make_backend(sim, timeout_s=0.3)
     sim.state.inject(fault)
-    try:
-        with pytest.raises(errors.GatewayError) as caught:
-            await backend.scan(ContactFilter(), None, 10)
-    finally:
-        await backend.aclose()
-    assert caught.value.code == code and caught.value.backend == "agents"
+    caught = await failure(make_backend(sim, timeout_s=0.3))
+    assert caught.code == code and caught.backend == "agents"
 
 
 async def test_an_object_instead_of_the_array_is_a_bad_response(sim: MotionCXSimulator) -> None:

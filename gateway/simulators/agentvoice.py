@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from gateway.simulators.common import SimulatorState, build_app, json_body
+from gateway.simulators.common import SimulatorState, build_app, json_body, keyed_by_id
 from gateway.simulators.people import AGENTVOICE_CUSTOMERS, CUSTOMERS, NEAR_MISSES, Person, shouted
 
 PREFIX = "/api"
@@ -123,10 +123,7 @@ class AgentVoiceSimulator:
         records: list[dict[str, Any]] | None = None,
     ) -> None:
         self.api_key, self.organization_id = api_key, organization_id
-        # A test may hand in a malformed record without an id: it is still served in the list.
-        self.records: dict[str, dict[str, Any]] = {
-            str(r.get("id") or f"no-id-{n}"): r for n, r in enumerate(sample_records() if records is None else records)
-        }
+        self.records = keyed_by_id(sample_records() if records is None else records)
         self.state = SimulatorState()
         self._created = 0
         routes = [

@@ -151,3 +151,9 @@ async def json_body(request: Request) -> tuple[Any, Response | None]:
 
 Handler = Callable[[Request], Awaitable[Response]]
 Headers = MutableMapping[str, str]
+
+
+def keyed_by_id(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Records by id, in order. A test may hand in a malformed record without an id: it gets a
+    placeholder key so it is still served in lists."""
+    return {str(r.get("id") or f"no-id-{n}"): r for n, r in enumerate(records)}

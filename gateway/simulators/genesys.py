@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from gateway.simulators.common import SimulatorState, build_app
+from gateway.simulators.common import SimulatorState, build_app, keyed_by_id
 from gateway.simulators.people import AGENTS, CUSTOMERS, GENESYS_CUSTOMERS, us_dashed, us_national
 
 PREFIX = "/api/v2"
@@ -85,9 +85,7 @@ class GenesysSimulator:
     """One simulated GWS server; `app` is the ASGI app, `state` the request log and faults."""
 
     def __init__(self, *, records: list[dict[str, Any]] | None = None) -> None:
-        self.records: dict[str, dict[str, Any]] = {
-            str(r.get("id") or f"no-id-{n}"): r for n, r in enumerate(sample_records() if records is None else records)
-        }
+        self.records = keyed_by_id(sample_records() if records is None else records)
         self.state = SimulatorState()
         self._created = 0
         routes = [
