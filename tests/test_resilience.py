@@ -11,7 +11,8 @@ import pytest
 
 from gateway.simulators.comm100 import PREFIX, Comm100Simulator, guid
 from gateway.simulators.common import Fault
-from tests.conftest import Harness
+from gateway.simulators.registry import DEMO_BACKENDS
+from tests.conftest import Harness, HarnessFactory
 
 LIST = "{ contacts(first: 3) { edges { node { id backend } } } }"
 ONE = "query($id: ID!) { contact(id: $id) { id } }"
@@ -161,3 +162,29 @@ async def test_rate_limit_waits_when_the_deadline_allows(one: Callable[..., Harn
     for i in range(2):
         assert "errors" not in await h.run(ONE, {"id": f"support:{guid(f'customer-{i}')}"})
     assert time.monotonic() - started >= 0.25
+
+
+FAULTS = {
+    "status-500": (Fault("status", status=500), "BACKEND_UNAVAILABLE"),
+    "status-429": (Fault("status", status=429, retry_after=30), "BACKEND_UNAVAILABLE"),
+    "garbage": (Fault("garbage", body=b"<html>maintenance</html>"), "BACKEND_BAD_RESPONSE"),
+    "hang": (Fault("hang", seconds=5), "BACKEND_TIMEOUT"),
+    "latency": (Fault("latency", seconds=2), "BACKEND_TIMEOUT"),
+    "drop": (Fault("drop"), "BACKEND_UNAVAILABLE"),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS), ids=list(FAULTS))
+@pytest.mark.parametrize("failing", [d.name for d in DEMO_BACKENDS])
+async def test_fault_matrix_one_backend_fails_the_others_answer(
+    make_harness: HarnessFactory, failing: str, fault: str
+) -> None:
+    quick = {d.name: {"timeout_s": 0.3, "retries": 0} for d in DEMO_BACKENDS}
+    h = make_harness(overrides=quick, cache=NO_CACHE)
+    injected, code = FAULTS[fault]
+    h.sims[failing].state.inject(injected)
+    result = await h.run("{ contacts(first: 200) { edges { node { id backend } } } }")
+    seen = {e["node"]["backend"] for e in result["data"]["contacts"]["edges"]}
+    assert seen == {d.name for d in DEMO_BACKENDS} - {failing}
+    [error] = result["errors"]
+    assert (error["extensions"]["code"], error["extensions"]["backend"]) == (code, failing)
