@@ -293,3 +293,27 @@ async def test_writes_through_graphql_name_the_kind_rule(make_harness: HarnessFa
     assert made["data"]["createContact"]["kind"] == "CUSTOM"
     capabilities = await h.run("{ backends { name capabilities } }")
     assert set(capabilities["data"]["backends"][0]["capabilities"]) == {"READ", "CREATE", "UPDATE", "DELETE"}
+
+
+async def test_create_update_delete_round_trip_through_graphql(make_harness: HarnessFactory) -> None:
+    h = make_harness(only=["routing"])
+    made = await h.run(
+        'mutation { createContact(backend: "routing", input: {displayName: "Night Line", phones: ["312-555-0111"]})'
+        " { id } }"
+    )
+    contact_id = made["data"]["createContact"]["id"]
+    read = "query($id: ID!) { contact(id: $id) { displayName phones kind } }"
+    assert (await h.run(read, {"id": contact_id}))["data"]["contact"] == {
+        "displayName": "Night Line",
+        "phones": ["312-555-0111"],
+        "kind": "CUSTOM",
+    }
+    renamed = await h.run(
+        'mutation($id: ID!) { updateContact(id: $id, input: {displayName: "Night Desk"}) { displayName phones } }',
+        {"id": contact_id},
+    )
+    assert renamed["data"]["updateContact"] == {"displayName": "Night Desk", "phones": ["312-555-0111"]}
+    assert (await h.run(read, {"id": contact_id}))["data"]["contact"]["displayName"] == "Night Desk"
+    deleted = await h.run("mutation($id: ID!) { deleteContact(id: $id) }", {"id": contact_id})
+    assert deleted == {"data": {"deleteContact": contact_id}}
+    assert (await h.run(read, {"id": contact_id}))["data"]["contact"] is None
