@@ -37,7 +37,9 @@ class _Strict(BaseModel):
 class CorsSettings(_Strict):
     allow_origins: list[str] = Field(default_factory=list)
     allow_methods: list[str] = Field(default_factory=lambda: ["GET", "POST"])
-    allow_headers: list[str] = Field(default_factory=lambda: ["authorization", "content-type"])
+    allow_headers: list[str] = Field(
+        default_factory=lambda: ["authorization", "content-type", "accept", "x-request-id", "if-none-match"]
+    )
     allow_credentials: bool = False
     max_age: int = Field(default=600, ge=0)
 

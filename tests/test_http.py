@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from gateway.app import create_app
+from gateway.simulators.common import SimulatorTransport
 from tests.conftest import demo_backend_settings, settings_for
 
 GQL = "application/graphql-response+json"
@@ -189,3 +190,28 @@ async def test_batch_size_is_bounded() -> None:
         assert "max_batch_size" in too_many.json()["errors"][0]["message"]
         empty = await c.post("/graphql", json=[], headers={"accept": GQL})
         assert empty.status_code == 400
+
+
+async def test_cors_defaults_let_a_browser_send_the_documented_headers() -> None:
+    sims, configs = demo_backend_settings(["support"])
+    app = create_app(
+        settings_for(configs, server={"cors": {"allow_origins": ["https://app.example"]}}),
+        transports={"support": SimulatorTransport(app=sims["support"].app)},
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
+        preflight = await client.options(
+            "/graphql",
+            headers={
+                "origin": "https://app.example",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "authorization, content-type, accept, x-request-id, if-none-match",
+            },
+        )
+        refused = await client.options(
+            "/graphql",
+            headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
+        )
+    await app.state.gateway.aclose()
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+    assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
