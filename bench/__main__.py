@@ -338,7 +338,7 @@ def profile_lines(pid: int, url: str, run: Settings) -> list[str]:
     total = 0
     for line in raw.read_text().splitlines() if raw.exists() else []:
         stack, _, count = line.rpartition(" ")
-        frame = stack.split(";")[-1]
+        frame = stack.split(";")[-1].strip() or "(native code, no Python frame)"
         own[frame] = own.get(frame, 0) + int(count)
         total += int(count)
     raw.unlink(missing_ok=True)
