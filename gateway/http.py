@@ -207,7 +207,7 @@ class VendorClient:
             )
             error.retry_after_s = parse_retry_after(response.headers.get("retry-after"))
             raise error
-        if response.status_code == 204 or not response.content.strip():
+        if response.status_code == 204 or not response.content or response.content.isspace():
             return None
         try:
             payload = orjson.loads(response.content)

@@ -25,12 +25,26 @@ TRACER_NAME = "contact-gateway"
 def span(name: str, attributes: dict[str, Any]) -> Iterator[Any]:
     """A span named `name` (a child of the current one), or nothing when tracing is not installed.
     Yields an object with `set_attribute`, or None."""
-    if _trace is None:
+    tracer = _tracer()
+    if tracer is None:
         yield None
         return
-    tracer = _trace.get_tracer(TRACER_NAME)
     with tracer.start_as_current_span(name, attributes=attributes) as current:
         yield current
+
+
+_found: list[Any] = []
+
+
+def _tracer() -> Any:
+    """The tracer once an SDK provider is configured; None before (the API alone would still
+    attach a context for every no-op span: measurable on every vendor call)."""
+    if _found:
+        return _found[0]
+    if _trace is None or isinstance(_trace.get_tracer_provider(), _trace.ProxyTracerProvider):
+        return None
+    _found.append(_trace.get_tracer(TRACER_NAME))
+    return _found[0]
 
 
 def outcome(current: Any, value: str, *, error: bool) -> None:
