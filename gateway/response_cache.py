@@ -68,10 +68,13 @@ def is_cacheable(query: str, operation_name: str | None) -> bool:
 
 
 class ResponseCache:
-    def __init__(self, cache: ReadCache, namespaces: dict[str, str], ttl_s: float) -> None:
+    def __init__(self, cache: ReadCache, namespaces: dict[str, str], ttl_s: float, config_digest: str = "") -> None:
         self.cache = cache
-        self.namespaces = namespaces  # backend name -> its cache namespace
+        self.namespaces = namespaces  # backend name -> its cache namespace (name + credential hash)
         self.ttl_s = ttl_s
+        # Deployments sharing one Redis may call a backend by the same name with other
+        # credentials or settings (region, hop limit): their answers must never meet.
+        self.config_digest = config_digest
 
     @property
     def enabled(self) -> bool:
@@ -90,7 +93,15 @@ class ResponseCache:
         if generations is None:
             return None
         identity = orjson.dumps(
-            [sorted(scope) if scope is not None else "*", query, operation_name, variables, visible, generations],
+            [
+                sorted(scope) if scope is not None else "*",
+                query,
+                operation_name,
+                variables,
+                [self.namespaces[n] for n in visible],
+                generations,
+                self.config_digest,
+            ],
             option=orjson.OPT_SORT_KEYS,
         )
         return f"{PREFIX}:resp:{hashlib.sha256(identity).hexdigest()}"

@@ -6,6 +6,7 @@ backends only through it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 import httpx
@@ -29,7 +30,8 @@ class Gateway:
         self.cache = cache
         self.metrics = metrics
         namespaces = {name: backend.http.cache_namespace for name, backend in self.backends.items()}
-        self.responses = ResponseCache(cache, namespaces, settings.response_ttl())
+        digest = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:16]
+        self.responses = ResponseCache(cache, namespaces, settings.response_ttl(), digest)
         self.persisted = PersistedQueries(cache)
 
     @classmethod

@@ -18,7 +18,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
-from gateway.simulators.comm100 import guid
+from gateway.simulators.comm100 import PREFIX, Comm100Simulator, guid
 from gateway.simulators.common import Fault, SimulatorTransport
 from gateway.simulators.registry import Simulator
 from tests.conftest import demo_backend_settings, settings_for
@@ -259,3 +259,37 @@ async def test_bad_persisted_queries_are_refused_with_a_code(
     assert response.status_code == 400
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT" and fragment in error["message"]
+
+
+async def test_two_deployments_with_other_credentials_never_share_answers(shared_redis: str) -> None:
+    # Same backend name, same URL, other tokens (two tenants): the same query, other data.
+    tenants = {"A": Comm100Simulator(token="token-a"), "B": Comm100Simulator(token="token-b")}
+    for prefix, sim in tenants.items():
+        for record in sim.records.values():
+            record["name"] = f"{prefix}-{record['name']}"
+    apps = [
+        create_app(
+            settings_for(
+                {
+                    "support": {
+                        "vendor": "comm100",
+                        "url": "http://comm100.test" + PREFIX,
+                        "token": f"token-{t.lower()}",
+                    }
+                },
+                cache={"url": shared_redis},
+            ),
+            transports={"support": SimulatorTransport(app=sim.app)},
+        )
+        for t, sim in tenants.items()
+    ]
+    names = []
+    try:
+        for app in apps:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
+                body = (await client.post("/graphql", json={"query": LIST.replace("backend", "displayName")})).json()
+                names.append({e["node"]["displayName"][:2] for e in body["data"]["contacts"]["edges"]})
+    finally:
+        for app in apps:
+            await app.state.gateway.aclose()
+    assert names == [{"A-"}, {"B-"}]
