@@ -2,7 +2,8 @@
 
 Emails compare case-folded and trimmed; phones compare as E.164 (`phonenumbers`, with a default
 region for numbers written without a country code); names and company compare case-insensitively;
-`search` is a case-insensitive substring of names, company, alias or any email.
+`search` is a case-insensitive substring of names, company, alias or any email; `disabled: false`
+keeps contacts of vendors without a disabled flag.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def _same_text(a: str | None, b: str) -> bool:
 def matches(contact: Contact, flt: ContactFilter, region: str = "US") -> bool:
     """True when `contact` satisfies every field of `flt`."""
     if flt.kinds is not None and contact.kind not in flt.kinds:
+        return False
+    if flt.disabled is not None and bool(contact.disabled) != flt.disabled:
         return False
     if flt.first_name is not None and not _same_text(contact.first_name, flt.first_name):
         return False

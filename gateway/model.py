@@ -122,6 +122,7 @@ class ContactFilter:
     company: str | None = None
     kinds: frozenset[ContactKind] | None = None
     external_id: ExternalIdFilter | None = None
+    disabled: bool | None = None  # False also keeps contacts whose vendor has no such flag
 
     def is_empty(self) -> bool:
         return self == EMPTY_FILTER

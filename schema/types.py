@@ -247,6 +247,13 @@ class ContactFilter:
     external_id: ExternalIdFilter | None = strawberry.field(
         default=None, description="An id in another system (system and/or value)."
     )
+    disabled: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "true: only contacts the vendor marks disabled (MotionCX `isDisabled`); false: the others,"
+            " including contacts of vendors that have no such flag."
+        ),
+    )
 
     def to_model(self) -> model.ContactFilter:
         ext = self.external_id
@@ -259,6 +266,7 @@ class ContactFilter:
             company=self.company,
             kinds=frozenset(self.kinds) if self.kinds is not None else None,
             external_id=model.ExternalIdFilter(ext.system, ext.value) if ext is not None else None,
+            disabled=self.disabled,
         )
 
 

@@ -114,6 +114,9 @@ def filters_for(contacts: list[Contact]) -> list[ContactFilter]:
         found.append(ContactFilter(company=with_company.company.swapcase()))  # type: ignore[union-attr]
     for kind in {c.kind for c in contacts}:
         found.append(ContactFilter(kinds=frozenset({kind})))
+    found.append(ContactFilter(disabled=False))
+    if any(c.disabled for c in contacts):
+        found.append(ContactFilter(disabled=True))
     with_ext = next((c for c in contacts if c.external_ids), None)
     if with_ext:
         ext = with_ext.external_ids[0]

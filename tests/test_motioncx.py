@@ -119,6 +119,7 @@ def test_pushdown_uses_the_documents_parameter_names() -> None:
         external_id=ExternalIdFilter(None, "EXT-1"),
         phone="415 555 0101",
         search="ava",
+        disabled=False,
     )
     assert pushdown(flt) == {
         "Email": "ava@acme.example",
@@ -126,6 +127,7 @@ def test_pushdown_uses_the_documents_parameter_names() -> None:
         "LastName": "Nguyen",
         "Organization": "Acme Corp",
         "IsAgent": "true",
+        "IsDidabled": "false",  # sic: the document's spelling
         "ExternalID": "EXT-1",
     }
     assert pushdown(ContactFilter(kinds=frozenset({ContactKind.PERSON, ContactKind.AGENT}))) == {}
@@ -289,3 +291,12 @@ async def test_writes_are_not_supported_and_make_no_call(
         await calls[operation]()
     assert caught.value.backend == "agents"
     assert sim.state.calls == []
+
+
+async def test_disabled_agents_are_asked_for_with_the_documents_spelling(
+    backend: MotionCXBackend, sim: MotionCXSimulator
+) -> None:
+    result = await backend.scan(ContactFilter(disabled=True), None, 100)
+    assert result.contacts and all(c.disabled for c in result.contacts)
+    assert len(result.contacts) == sum(1 for r in sim.records if r["isDisabled"])
+    assert sent(sim)["IsDidabled"] == ["true"]

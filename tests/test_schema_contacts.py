@@ -6,6 +6,7 @@ from gateway.backends.comm100 import merge_target
 from gateway.simulators.comm100 import guid
 from gateway.simulators.common import Fault
 from gateway.simulators.people import CUSTOMERS
+from gateway.simulators.registry import DEMO_BACKENDS
 from schema import SDL_PATH, build_schema
 from tests.conftest import Harness, HarnessFactory
 
@@ -173,3 +174,21 @@ async def test_syntax_and_validation_errors_are_coded(harness: Harness) -> None:
     assert "data" not in invalid and invalid["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     variables = await harness.run("query($n: Int!) { contacts(first: $n) { totalCount } }", {"n": "ten"})
     assert variables["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_disabled_filter_across_vendors_asks_only_those_that_have_the_flag(harness: Harness) -> None:
+    harness.reset_calls()
+    result = await harness.run(
+        "{ contacts(filter: {disabled: true}, first: 50) { edges { node { id backend disabled } } } }"
+    )
+    nodes = [e["node"] for e in result["data"]["contacts"]["edges"]]
+    assert nodes and {n["backend"] for n in nodes} == {"agents"} and all(n["disabled"] for n in nodes)
+    assert {name: harness.calls(name) for name in harness.sims if name != "agents"} == {
+        name: 0 for name in harness.sims if name != "agents"
+    }
+    active = await harness.run(
+        "{ contacts(filter: {disabled: false}, first: 500) { edges { node { backend disabled } } } }"
+    )
+    active_nodes = [e["node"] for e in active["data"]["contacts"]["edges"]]
+    assert {n["backend"] for n in active_nodes} == {d.name for d in DEMO_BACKENDS}
+    assert not any(n["disabled"] for n in active_nodes)

@@ -96,6 +96,8 @@ class HttpBackend(ABC):
     native_id_pattern: ClassVar[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")
     # The kinds this vendor's records can have: a filter on other kinds needs no call at all.
     kinds: ClassVar[frozenset[ContactKind]] = frozenset(ContactKind)
+    # Whether its records say if a contact is disabled: without it, `disabled: true` matches nothing.
+    has_disabled_flag: ClassVar[bool] = False
     # The kinds it can create or change (when it can write at all).
     writable_kinds: ClassVar[frozenset[ContactKind]] = frozenset({ContactKind.PERSON})
 
@@ -221,6 +223,8 @@ class HttpBackend(ABC):
             )
 
     def could_match(self, flt: ContactFilter) -> bool:
+        if flt.disabled and not self.has_disabled_flag:
+            return False
         return flt.kinds is None or not flt.kinds.isdisjoint(self.kinds)
 
     def map_one(self, record: Mapping[str, Any], mapper: Callable[[Mapping[str, Any], str], Contact]) -> Contact | None:

@@ -31,6 +31,7 @@ PARAM_LAST_NAME = "LastName"
 PARAM_ORGANIZATION = "Organization"
 PARAM_IS_AGENT = "IsAgent"
 PARAM_EXTERNAL_ID = "ExternalID"
+PARAM_DISABLED = "IsDidabled"  # sic: the document's spelling
 # What MotionCX's `externalId` is called among a contact's external ids: an id in the customer's
 # own external system, which the document does not name.
 EXTERNAL_SYSTEM = "external"
@@ -125,6 +126,8 @@ def pushdown(flt: ContactFilter) -> dict[str, str]:
         wanted = flt.kinds & {ContactKind.AGENT, ContactKind.PERSON}
         if len(wanted) == 1:
             params[PARAM_IS_AGENT] = "true" if ContactKind.AGENT in wanted else "false"
+    if flt.disabled is not None:
+        params[PARAM_DISABLED] = "true" if flt.disabled else "false"
     external = external_value(flt, EXTERNAL_SYSTEM)
     if external is not None:
         params[PARAM_EXTERNAL_ID] = external
@@ -139,6 +142,7 @@ class MotionCXBackend(HttpBackend):
     settings_model = MotionCXSettings
     write_notes = ("MotionCX documents no writes: read-only",)
     native_id_pattern = INTEGER_ID
+    has_disabled_flag = True
     kinds = frozenset({ContactKind.PERSON, ContactKind.AGENT})
     writable_kinds = frozenset()
     settings: MotionCXSettings
