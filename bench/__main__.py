@@ -566,5 +566,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run_cli() -> int:
+    """`main`, with a one-line message instead of a traceback when a server or wrk fails."""
+    try:
+        return main()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli())
