@@ -166,10 +166,10 @@ async def test_a_non_zero_status_code_on_http_200_is_a_coded_error_and_not_cache
         ttl_s=60,
     )
     sim.state.inject(
-        Fault("garbage", status=200, body=b'{"statusCode": 2, "statusMessage": "Internal error"}', times=1)
+        Fault("garbage", status=200, body=b'{"statusCode": 4, "statusMessage": "Internal error"}', times=1)
     )
     try:
-        with pytest.raises(errors.BackendBadResponse, match="statusCode 2: Internal error") as caught:
+        with pytest.raises(errors.BackendUnavailable, match="Internal error \\(GWS statusCode 4\\)") as caught:
             await backend.scan(ContactFilter(), None, 5)
         assert caught.value.backend == "routing"
         assert (await backend.scan(ContactFilter(), None, 5)).contacts  # the failure was not kept
@@ -317,3 +317,32 @@ async def test_create_update_delete_round_trip_through_graphql(make_harness: Har
     deleted = await h.run("mutation($id: ID!) { deleteContact(id: $id) }", {"id": contact_id})
     assert deleted == {"data": {"deleteContact": contact_id}}
     assert (await h.run(read, {"id": contact_id}))["data"]["contact"] is None
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (6, errors.NotFound),
+        (20, errors.BackendUnauthorized),
+        (3, errors.Forbidden),
+        (5, errors.Forbidden),
+        (1, errors.BadUserInput),
+        (10, errors.BadUserInput),
+        (18, errors.Conflict),
+        (4, errors.BackendUnavailable),
+        (99, errors.BackendUnavailable),
+    ],
+)
+def test_gws_status_codes_map_to_the_contract(status: int, error: type[errors.GatewayError]) -> None:
+    backend = make_backend(GenesysSimulator())
+    with pytest.raises(error) as caught:
+        backend.check_payload({"statusCode": status, "statusMessage": "said by GWS"})
+    assert caught.value.backend == "routing" and "said by GWS" in caught.value.message
+    backend.check_payload({"statusCode": "0", "contacts": []})  # a string zero is success too
+
+
+async def test_a_lookup_answered_not_found_is_null(backend: GenesysBackend, sim: GenesysSimulator) -> None:
+    sim.state.inject(Fault("status", status=404, body=b'{"statusCode": 6, "statusMessage": "not found"}'))
+    assert await backend.get("abc123") is None
+    sim.state.inject(Fault("garbage", status=200, body=b'{"statusCode": 6, "statusMessage": "not found"}'))
+    assert await backend.get("abc124") is None

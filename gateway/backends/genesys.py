@@ -29,8 +29,15 @@ EMPLOYEE_ID = "employeeId"
 # What a Custom contact can hold, by the gateway's field names.
 WRITABLE = {"display_name", "phones", "kind"}
 STORED = "Genesys Custom contacts hold only a name and one phoneNumber"
-# GWS envelope status codes the document implies; anything else non-zero is a vendor failure.
-STATUS_NOT_FOUND = 4
+# GWS "Return Values" (Web Services API basics; the contacts document names none): 0 success;
+# 1 missing parameter, 2 invalid parameter, 10 validation error, 11 read-only property; 3
+# forbidden, 5 no permission; 4 internal error; 6 not found; 18 already exists; 20 not
+# authenticated. Anything else non-zero is a failure of the vendor's own.
+STATUS_NOT_FOUND = 6
+STATUS_BAD_INPUT = frozenset({1, 2, 10, 11})
+STATUS_FORBIDDEN = frozenset({3, 5})
+STATUS_CONFLICT = 18
+STATUS_UNAUTHENTICATED = 20
 
 
 class GenesysSettings(BackendSettings):
@@ -53,6 +60,19 @@ class GenesysSettings(BackendSettings):
 
 
 # ---------------------------------------------------------------------------- pure mapping
+
+
+def envelope_status(value: Any) -> int:
+    """An envelope's statusCode as a number ("0" counts as 0; absent is 0); -1 when unreadable."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        return -1
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return -1
 
 
 def kind_of(record: Mapping[str, Any]) -> ContactKind:
@@ -144,17 +164,24 @@ class GenesysBackend(HttpBackend):
         """A GWS envelope with a non-zero statusCode is a failure, whatever the HTTP status said."""
         if not isinstance(payload, Mapping):
             return
-        status = payload.get("statusCode")
-        if status is None or status == 0:
+        status = envelope_status(payload.get("statusCode"))
+        if status == 0:
             return
-        message = errors.vendor_message(payload) or text(payload.get("statusMessage"))
-        said = f": {message}" if message else ""
+        message = text(payload.get("statusMessage")) or errors.vendor_message(payload)
+        said = (f": {message}" if message else "") + f" (GWS statusCode {status})"
+        name = self.name
         if status == STATUS_NOT_FOUND:
-            raise errors.NotFound(f"backend '{self.name}' has no such record{said}", backend=self.name)
-        raise errors.BackendBadResponse(
-            f"backend '{self.name}' reported statusCode {status}{said}",
-            backend=self.name,
-            details={"statusCode": status},
+            raise errors.NotFound(f"backend '{name}' has no such record{said}", backend=name)
+        if status == STATUS_UNAUTHENTICATED:
+            raise errors.BackendUnauthorized(f"backend '{name}' refused the gateway's credentials{said}", backend=name)
+        if status in STATUS_FORBIDDEN:
+            raise errors.Forbidden(f"backend '{name}' forbids this operation{said}", backend=name)
+        if status in STATUS_BAD_INPUT:
+            raise errors.BadUserInput(f"backend '{name}' rejected the input{said}", backend=name)
+        if status == STATUS_CONFLICT:
+            raise errors.Conflict(f"backend '{name}' reports a conflict{said}", backend=name)
+        raise errors.BackendUnavailable(
+            f"backend '{name}' reported a failure{said}", backend=name, details={"statusCode": status}
         )
 
     def could_match(self, flt: ContactFilter) -> bool:
@@ -173,7 +200,10 @@ class GenesysBackend(HttpBackend):
 
     async def _record(self, native_id: str, *, fresh: bool = False) -> Mapping[str, Any] | None:
         self.check_native_id(native_id)
-        records = self.expect_list(await self.read(LIST_PATH, {"id": native_id}, fresh=fresh), "contacts")
+        payload = await self.read_or_none(LIST_PATH, {"id": native_id}, fresh=fresh)
+        if payload is None:  # "not found" as an envelope or HTTP 404 rather than an empty list
+            return None
+        records = self.expect_list(payload, "contacts")
         return next((r for r in records if text(r.get("id")) == native_id), None)
 
     async def create(self, changes: ContactChanges) -> Contact:

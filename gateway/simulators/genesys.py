@@ -6,8 +6,9 @@ operations, the attributes (any of which filters the list, ANDed), the permissio
 an Agent or a Contact Center Admin; writing needs an Admin) and that only "custom" contacts can be
 written. Where it is silent this simulator chooses, after GWS's conventions:
 - every answer is an envelope with `statusCode` (0 is success) and, on failure, `statusMessage`;
-  failures also carry an HTTP status: 400 (statusCode 1, bad request), 401 (3, no or wrong
-  credentials), 403 (3, not permitted), 404 (4, no such contact);
+  failures carry GWS's documented codes (the "Return Values" page of the Web Services API) and an
+  HTTP status: 400 (statusCode 1 missing or 2 invalid parameter), 401 (20, not authenticated),
+  403 (5, no permission; 11 for a read-only Queue or User), 404 (6, no such contact);
 - Basic (`DEMO_ADMIN`, `DEMO_AGENT` users) and Bearer (`DEMO_TOKEN`, an admin) are accepted;
 - filters match the whole value without case (the document's own `type=custom` finds "Custom");
   a parameter that is not an attribute is 400;
@@ -112,9 +113,9 @@ class GenesysSimulator:
     def _refusal(self, request: Request, *, write: bool) -> Response | None:
         role = self._role(request)
         if role is None:
-            return _fail(401, 3, "Unauthorized")
+            return _fail(401, 20, "User is not authenticated")
         if write and role != "admin":
-            return _fail(403, 3, "Contact Center Admin permission is required")
+            return _fail(403, 5, "Contact Center Admin permission is required")
         return None
 
     # ------------------------------------------------------------------ routes
@@ -141,7 +142,7 @@ class GenesysSimulator:
         if isinstance(body, Response):
             return body
         if str(body.get("type", "")).casefold() != "custom":
-            return _fail(403, 3, "Only contacts of type Custom can be created")
+            return _fail(403, 11, "Only contacts of type Custom can be created")
         if request.query_params:
             return _fail(400, 1, "POST takes no query parameters")
         self._created += 1
@@ -159,9 +160,9 @@ class GenesysSimulator:
             return _fail(400, 1, f"{request.method} takes no query parameters")
         record = self.records.get(request.path_params["id"])
         if record is None:
-            return _fail(404, 4, "Contact not found")
+            return _fail(404, 6, "Contact not found")
         if str(record.get("type", "")).casefold() != "custom":
-            return _fail(403, 3, f"Contacts of type {record.get('type')} are read-only")
+            return _fail(403, 11, f"Contacts of type {record.get('type')} are read-only")
         if request.method == "DELETE":
             del self.records[record["id"]]
             return JSONResponse({"statusCode": 0})
