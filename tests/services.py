@@ -16,7 +16,9 @@ from functools import cache
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+# A session working beside another may point its tests at a private Redis (its own port), so two
+# test runs never flush each other's databases.
+REDIS_HOST, REDIS_PORT = "127.0.0.1", int(os.environ.get("CONTACT_GATEWAY_TEST_REDIS_PORT", "6379"))
 # Chromium must not reach anything but loopback: no CDN can rescue a broken page in these tests.
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -61,7 +63,7 @@ def _port_open(host: str, port: int) -> bool:
 
 @cache
 def redis_available() -> str | None:
-    """None when Redis answers at 127.0.0.1:6379 (started here if needed), else why not."""
+    """None when Redis answers at REDIS_HOST:REDIS_PORT (started here if needed), else why not."""
     if _port_open(REDIS_HOST, REDIS_PORT):
         return None
     if shutil.which("redis-server") is None:
@@ -78,6 +80,11 @@ def redis_available() -> str | None:
             return None
         time.sleep(0.1)
     return f"no Redis answers at {REDIS_HOST}:{REDIS_PORT} and redis-server could not be started"
+
+
+def redis_url(db: int) -> str:
+    """The test Redis's database `db` (each test module keeps to its own database)."""
+    return f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
 
 
 def require_redis() -> None:

@@ -17,9 +17,9 @@ from gateway.runtime import Gateway
 from gateway.simulators.comm100 import PREFIX, Comm100Simulator, guid, sample_records
 from gateway.simulators.common import Fault
 from tests.conftest import Harness, HarnessFactory, settings_for
-from tests.services import free_port, require_redis, wait_for_port
+from tests.services import free_port, redis_url, require_redis, wait_for_port
 
-REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+REDIS_TEST_URL = redis_url(15)
 ONE = "query($id: ID!) { contact(id: $id) { id displayName title } }"
 LIST = "{ contacts(first: 5) { edges { node { id displayName } } } }"
 

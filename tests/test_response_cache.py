@@ -22,9 +22,9 @@ from gateway.simulators.comm100 import PREFIX, Comm100Simulator, guid
 from gateway.simulators.common import Fault, SimulatorTransport
 from gateway.simulators.registry import Simulator
 from tests.conftest import demo_backend_settings, settings_for
-from tests.services import require_redis
+from tests.services import redis_url, require_redis
 
-REDIS_TEST_URL = "redis://127.0.0.1:6379/14"
+REDIS_TEST_URL = redis_url(14)
 GQL = "application/graphql-response+json"
 SUPPORT_KEY = "key-support-only-1111"
 SUPPORT_KEY_2 = "key-support-only-2222"

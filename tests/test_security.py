@@ -18,7 +18,7 @@ from gateway.app import create_app
 from gateway.simulators.comm100 import PREFIX, Comm100Simulator, guid
 from gateway.simulators.common import Fault, SimulatorTransport
 from tests.conftest import settings_for
-from tests.services import free_port, require_redis
+from tests.services import free_port, redis_url, require_redis
 
 GQL = "application/graphql-response+json"
 SUPPORT_TOKEN = "support-token-s3cr3t-aaaa"
@@ -120,7 +120,7 @@ async def test_introspection_can_be_turned_off() -> None:
 
 async def test_no_secret_in_responses_logs_or_cache_keys(caplog: pytest.LogCaptureFixture) -> None:
     require_redis()
-    url = "redis://127.0.0.1:6379/14"
+    url = redis_url(14)
     store = redis.Redis.from_url(url)
     store.flushdb()
     made = App(cache_url=url)

@@ -20,9 +20,9 @@ import redis
 
 from gateway.serving import bind, make_server
 from gateway.simulators.comm100 import DEMO_TOKEN, PREFIX, Comm100Simulator, guid
-from tests.services import free_port, require_redis
+from tests.services import free_port, redis_url, require_redis
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = redis_url(13)
 ONE = "query($id: ID!) { contact(id: $id) { id title } }"
 CONTACT = f"support:{guid('customer-4')}"
 
