@@ -5,24 +5,36 @@ naming whose data it is (never a secret), a generation that every write bumps (s
 instance makes every instance's entries unreachable before the mutation returns), and a hash of
 the method, path and parameters (no filter values in clear). Entries outlive their TTL by
 `stale_s`, so a failing vendor can be answered from the last good copy (stale-if-error, reported
-per request). Identical reads in flight at once go out once (single-flight). A cache that is down
-is bypassed, logged once and retried every few seconds: never an error for the client.
+per request). Identical reads in flight at once go out once (single-flight, across instances
+through a short Redis lock). A cache that is down is bypassed for reads, logged once and retried
+every few seconds: never an error for a reader.
+
+Writes are stricter than reads. A generation bump is retried until the request's deadline; when it
+still cannot be recorded, this instance reads that backend uncached until it can, and the request
+is told (`RequestCacheLog.pending_invalidations`). An instance that saw the store fail bumps every
+namespace it knows once the store answers again: it cannot know what other instances wrote
+meanwhile. `exclusive()` serialises work on one name (a record being rewritten) across instances.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from aiocache import SimpleMemoryCache
+from aiocache import RedisCache, SimpleMemoryCache
+from aiocache.base import BaseCache
 from aiocache.serializers import BaseSerializer, NullSerializer
+from redis.asyncio import BlockingConnectionPool
+from redis.asyncio.lock import Lock
 
 from gateway import errors
 from gateway.resilience import remaining
@@ -31,11 +43,16 @@ log = logging.getLogger("gateway.cache")
 
 PREFIX = "cg"
 RETRY_AFTER_OUTAGE_S = 3.0
+# One Redis round trip; a stalled Redis costs a reader this long once, then it is bypassed.
 OPERATION_TIMEOUT_S = 0.5
-# Cross-instance single-flight over Redis: the first instance to miss takes a short lock and
-# loads; the others poll for its entry. The lock expires by itself if its holder dies.
-LOAD_LOCK_S = 10.0
+# Waiting for a free pooled connection is load, not an outage: it gets its own allowance.
+POOL_WAIT_S = 1.0
+DEFAULT_MAX_CONNECTIONS = 64
+# Cross-instance single-flight over Redis: the first instance to miss takes a lock and loads; the
+# others poll for its entry.
 LOAD_POLL_S = 0.02
+# A generation bump that failed is tried again this often, in the background, until it lands.
+BUMP_RETRY_S = 0.1
 # Failures of the vendor itself: a stale copy is better than nothing. An auth failure is not one
 # of them: data the gateway may no longer see must not keep flowing from the cache.
 STALE_ON = (errors.BackendUnavailable, errors.BackendTimeout, errors.BackendBadResponse)
@@ -49,21 +66,50 @@ class StaleRead:
 
 @dataclass
 class RequestCacheLog:
-    """What the cache did for one request (read by the response: `extensions.stale`)."""
+    """What the cache did for one request, for its response's `extensions`."""
 
     stale: list[StaleRead] = field(default_factory=list)
-    hits: int = 0
-    misses: int = 0
+    # Backends whose write could not be recorded in the shared cache before the deadline.
+    pending_invalidations: list[str] = field(default_factory=list)
 
 
 CURRENT: ContextVar[RequestCacheLog | None] = ContextVar("contact_gateway_cache_log", default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One cached vendor read: its payload, or the vendor's "no such record"."""
+
+    stored_at: float
+    payload: Any = None
+    missing: bool = False
+
+    def age(self, now: float) -> float:
+        return now - self.stored_at
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"stored_at": self.stored_at, "payload": self.payload, "missing": self.missing}
+
+    @staticmethod
+    def from_stored(value: Any) -> Entry | None:
+        """An entry as the store gave it back (an Entry in memory, its wire form from Redis)."""
+        if isinstance(value, Entry) or value is None:
+            return value
+        if isinstance(value, Mapping) and isinstance(value.get("stored_at"), int | float):
+            return Entry(float(value["stored_at"]), value.get("payload"), bool(value.get("missing")))
+        return None  # a foreign or older value under our key: treated as a miss
+
+    def unwrap(self, backend: str) -> Any:
+        if self.missing:
+            raise errors.NotFound(f"backend '{backend}' has no such record", backend=backend)
+        return self.payload
 
 
 class OrjsonSerializer(BaseSerializer):  # type: ignore[misc]
     DEFAULT_ENCODING = None
 
     def dumps(self, value: Any) -> bytes:
-        return orjson.dumps(value)
+        return orjson.dumps(value.to_wire() if isinstance(value, Entry) else value)
 
     def loads(self, value: bytes | None) -> Any:
         return None if value is None else orjson.loads(value)
@@ -75,31 +121,32 @@ def call_key(method: str, path: str, params: Mapping[str, Any] | None) -> str:
     return hashlib.sha256(canonical).hexdigest()[:32]
 
 
+class CacheUnavailable(errors.GatewayError):
+    """The shared cache cannot be reached for something that needs it (serialising a write)."""
+
+    code = "CACHE_UNAVAILABLE"
+
+
 class ReadCache:
-    def __init__(self, url: str = "memory://", on_event: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        url: str = "memory://",
+        on_event: Callable[[str, str], None] | None = None,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
         self.url = url
         self.on_event = on_event or (lambda backend, event: None)
         self.shared = url.startswith("redis://")
-        self.store: Any = self._open(url)
+        self.store: BaseCache = _open(url, max_connections)
         self.healthy = True
         self.last_error: str | None = None
         self._retry_at = 0.0
-        self._inflight: dict[str, asyncio.Task[Any]] = {}
+        self._inflight: dict[str, tuple[str, asyncio.Task[Any]]] = {}
         self._generations: dict[str, int] = {}  # memory mode: generations live here
-
-    @staticmethod
-    def _open(url: str) -> Any:
-        if url.startswith("redis://"):
-            from aiocache import RedisCache
-
-            return RedisCache(
-                **_redis_options(url),
-                serializer=OrjsonSerializer(),
-                timeout=None,  # `_guarded` bounds every operation already
-                connection_pool_kwargs={"socket_timeout": OPERATION_TIMEOUT_S},
-            )
-        # No per-operation timeout: nothing in memory can hang, and aiocache's costs a task each.
-        return SimpleMemoryCache(serializer=NullSerializer(), timeout=None)
+        self._known: set[str] = set()  # namespaces this instance has used (bumped after an outage)
+        self._unproven: dict[str, asyncio.Task[None]] = {}  # namespaces with a bump not yet recorded
+        self._local_locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     # ------------------------------------------------------------------ resilience
 
@@ -110,20 +157,35 @@ class ReadCache:
         if not self.healthy and time.monotonic() < self._retry_at:
             return False, None
         try:
-            async with asyncio.timeout(OPERATION_TIMEOUT_S):
-                value = await operation()
-        except Exception as exc:  # any client error: the cache is an optimisation, never a failure
-            if self.healthy:
-                log.warning("cache %s unreachable (%s): serving without cache", _safe_url(self.url), type(exc).__name__)
-            self.healthy = False
-            self.last_error = type(exc).__name__
-            self._retry_at = time.monotonic() + RETRY_AFTER_OUTAGE_S
+            value = await self._attempt(operation)
+        except Exception as exc:  # any client error: for reads the cache is an optimisation
+            self._went_down(exc)
             return False, None
-        if not self.healthy:
-            log.warning("cache %s reachable again", _safe_url(self.url))
-            self.healthy = True
-            self.last_error = None
+        self._came_back()
         return True, value
+
+    @staticmethod
+    async def _attempt(operation: Callable[[], Awaitable[Any]]) -> Any:
+        async with asyncio.timeout(OPERATION_TIMEOUT_S + POOL_WAIT_S):
+            return await operation()
+
+    def _went_down(self, exc: BaseException) -> None:
+        if self.healthy:
+            log.warning("cache %s unreachable (%s): serving without cache", _safe_url(self.url), type(exc).__name__)
+        self.healthy = False
+        self.last_error = type(exc).__name__
+        self._retry_at = time.monotonic() + RETRY_AFTER_OUTAGE_S
+
+    def _came_back(self) -> None:
+        if self.healthy:
+            return
+        log.warning("cache %s reachable again", _safe_url(self.url))
+        self.healthy = True
+        self.last_error = None
+        # Another instance may have written while neither of us could record it: nothing cached
+        # before the outage can be proven current any more.
+        for namespace in self._known:
+            self._retry_bump_later(namespace)
 
     async def ping(self) -> bool:
         if not self.shared:
@@ -134,24 +196,77 @@ class ReadCache:
     # ------------------------------------------------------------------ generations
 
     async def generation(self, namespace: str) -> int | None:
-        """The namespace's current generation; None when the shared store is unreachable."""
-        if not self.shared:
-            return self._generations.get(namespace, 0)
-        ok, value = await self._guarded(lambda: self.store.get(f"{PREFIX}:{namespace}:gen"))
-        if not ok:
-            return None
-        return int(value or 0)
+        """The namespace's current generation; None when it cannot be proven (store down, or a
+        bump of ours not yet recorded): then nothing of it is read from the cache."""
+        found = await self.generations([namespace])
+        return None if found is None else found[0]
 
     async def generations(self, namespaces: list[str]) -> list[int] | None:
-        """The generations of several namespaces at once (one round trip); None when unreachable."""
+        """The generations of several namespaces at once (one round trip); None when any is unproven."""
+        self._known.update(namespaces)
+        if any(n in self._unproven for n in namespaces):
+            return None
         if not self.shared:
             return [self._generations.get(n, 0) for n in namespaces]
         if not namespaces:
             return []
-        ok, values = await self._guarded(lambda: self.store.multi_get([f"{PREFIX}:{n}:gen" for n in namespaces]))
+        ok, values = await self._guarded(lambda: self.store.multi_get([_generation_key(n) for n in namespaces]))
         if not ok:
             return None
         return [int(v or 0) for v in values]
+
+    async def bump(self, namespace: str, *, backend: str) -> bool:
+        """Make every entry of `namespace` unreachable, on every instance sharing the store.
+
+        Retried until the request's deadline. False when it could not be recorded: this instance
+        then bypasses the namespace (and keeps trying in the background) and the request says so."""
+        self._known.add(namespace)
+        self._generations[namespace] = self._generations.get(namespace, 0) + 1
+        if not self.shared:
+            return True
+        if await self._increment_until_deadline(namespace):
+            return True
+        log_ = CURRENT.get()
+        if log_ is not None:
+            log_.pending_invalidations.append(backend)
+        self._retry_bump_later(namespace)
+        return False
+
+    async def _increment_until_deadline(self, namespace: str) -> bool:
+        left = remaining()
+        give_up = time.monotonic() + (left if left is not None else OPERATION_TIMEOUT_S + POOL_WAIT_S)
+        pause = BUMP_RETRY_S
+        while True:
+            try:
+                await self._attempt(lambda: self.store.increment(_generation_key(namespace)))
+            except Exception as exc:
+                self._went_down(exc)
+                if time.monotonic() + pause >= give_up:
+                    return False
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
+                continue
+            self._came_back()
+            return True
+
+    def _retry_bump_later(self, namespace: str) -> None:
+        if namespace in self._unproven:
+            return
+
+        async def until_recorded() -> None:
+            while True:
+                try:
+                    await self._attempt(lambda: self.store.increment(_generation_key(namespace)))
+                except Exception:  # still down: try again shortly
+                    await asyncio.sleep(BUMP_RETRY_S)
+                    continue
+                self._unproven.pop(namespace, None)
+                self._came_back()
+                return
+
+        self._unproven[namespace] = asyncio.get_running_loop().create_task(until_recorded())
+
+    # ------------------------------------------------------------------ plain values
 
     async def get_value(self, key: str) -> Any:
         """A plain value stored with `set_value`, or None (also when the store is unreachable)."""
@@ -159,13 +274,7 @@ class ReadCache:
         return value
 
     async def set_value(self, key: str, value: Any, ttl_s: float) -> None:
-        await self._guarded(lambda: self.store.set(key, value, ttl=max(1, int(ttl_s + 0.999))))
-
-    async def bump(self, namespace: str) -> None:
-        """Make every entry of `namespace` unreachable, on every instance sharing the store."""
-        self._generations[namespace] = self._generations.get(namespace, 0) + 1
-        if self.shared:
-            await self._guarded(lambda: self.store.increment(f"{PREFIX}:{namespace}:gen"))
+        await self._guarded(lambda: self.store.set(key, value, ttl=_whole_seconds(ttl_s)))
 
     # ------------------------------------------------------------------ reads
 
@@ -178,94 +287,177 @@ class ReadCache:
         load: Callable[[], Awaitable[Any]],
         *,
         backend: str,
+        lease_s: float,
     ) -> Any:
-        """The payload of a vendor read: fresh from the cache, or loaded once for all waiters."""
+        """The payload of a vendor read: fresh from the cache, or loaded once for all waiters.
+        `lease_s` bounds how long one load may take (a cross-instance lock lives that long)."""
         log_ = CURRENT.get()
         generation = await self.generation(namespace) if ttl_s > 0 else None
         key = f"{PREFIX}:{namespace}:{generation}:{call}"
-        entry = None
+        entry: Entry | None = None
         if generation is not None:
-            _, entry = await self._guarded(lambda: self.store.get(key))
+            _, stored = await self._guarded(lambda: self.store.get(key))
+            entry = Entry.from_stored(stored)
         now = time.time()
-        if entry is not None and now - entry["t"] < ttl_s:
-            if log_ is not None:
-                log_.hits += 1
+        if entry is not None and entry.age(now) < ttl_s:
             self.on_event(backend, "hit")
-            return _unwrap(entry, backend)
-        if log_ is not None:
-            log_.misses += 1
-        task = self._inflight.get(key)
-        self.on_event(backend, "miss" if task is None else "coalesced")
-        if task is None:
-            task = asyncio.ensure_future(self._load(key, generation, ttl_s, stale_s, load))
-            self._inflight[key] = task
+            # A hit never waits on I/O in memory: yield, so a loop of hits cannot hold the loop.
+            await asyncio.sleep(0)
+            return entry.unwrap(backend)
+        inflight = self._inflight.get(key)
+        self.on_event(backend, "miss" if inflight is None else "coalesced")
+        if inflight is None:
+            task = asyncio.ensure_future(self._load(key, generation, ttl_s, stale_s, lease_s, load, backend))
+            self._inflight[key] = (backend, task)
             task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        else:
+            task = inflight[1]
         try:
             return await asyncio.shield(task)
         except STALE_ON:
-            if entry is None or now - entry["t"] >= ttl_s + stale_s:
+            if entry is None or entry.age(now) >= ttl_s + stale_s:
                 raise
-            age = round(now - entry["t"], 3)
+            age = round(entry.age(now), 3)
             log.info("backend %s failing: answering from a copy %.1f s old", backend, age)
             if log_ is not None:
                 log_.stale.append(StaleRead(backend, age))
             self.on_event(backend, "stale")
-            return _unwrap(entry, backend)
+            return entry.unwrap(backend)
 
     async def _load(
-        self, key: str, generation: int | None, ttl_s: float, stale_s: float, load: Callable[[], Awaitable[Any]]
+        self,
+        key: str,
+        generation: int | None,
+        ttl_s: float,
+        stale_s: float,
+        lease_s: float,
+        load: Callable[[], Awaitable[Any]],
+        backend: str,
     ) -> Any:
-        lock = await self._lock(key) if self.shared and generation is not None else None
-        if lock is False:
-            entry = await self._wait_for_other_instance(key, ttl_s)
-            if entry is not None:
-                return entry
+        lock: Lock | None = None
+        if self.shared and generation is not None:
+            lock = self._redis_lock(f"{key}:lock", lease_s)
+            ok, taken = await self._guarded(lambda: lock.acquire(blocking=False))  # type: ignore[union-attr]
+            if not ok:
+                lock = None  # the store is down: load without it
+            elif not taken:
+                lock = None
+                entry = await self._wait_for_other_instance(key, ttl_s, lease_s)
+                if entry is not None:
+                    return entry.unwrap(backend)
+            else:
+                # Another instance may have stored the entry between our miss and our lock.
+                _, stored = await self._guarded(lambda: self.store.get(key))
+                entry = Entry.from_stored(stored)
+                if entry is not None and entry.age(time.time()) < ttl_s:
+                    await self._release(lock)
+                    return entry.unwrap(backend)
         try:
-            payload = await load()
-        except errors.NotFound:
-            await self._store(key, generation, {"t": time.time(), "missing": True}, ttl_s)
-            raise
+            try:
+                payload = await load()
+            except errors.NotFound:
+                await self._store(key, generation, Entry(time.time(), missing=True), ttl_s)
+                raise
+            await self._store(key, generation, Entry(time.time(), payload), ttl_s + stale_s)
+            return payload
         finally:
-            if lock is True:
-                await self._guarded(lambda: self.store.client.delete(f"{key}:lock"))
-        await self._store(key, generation, {"t": time.time(), "p": payload}, ttl_s + stale_s)
-        return payload
+            if lock is not None:  # only after the entry is stored: a waiter must find it
+                await self._release(lock)
 
-    async def _lock(self, key: str) -> bool | None:
-        """True: this instance loads. False: another one is loading. None: the store is down."""
-        ok, taken = await self._guarded(
-            lambda: self.store.client.set(f"{key}:lock", b"1", nx=True, px=int(LOAD_LOCK_S * 1000))
-        )
-        return bool(taken) if ok else None
+    def _redis_lock(self, name: str, lease_s: float) -> Lock:
+        # thread_local=False: every task here shares one thread; each Lock keeps its own token.
+        return Lock(self.store.client, name, timeout=lease_s, sleep=LOAD_POLL_S, thread_local=False)
 
-    async def _wait_for_other_instance(self, key: str, ttl_s: float) -> Any:
-        """The payload another instance is loading, once stored; None when it gave up (or we must)."""
+    async def _release(self, lock: Lock) -> None:
+        """Compare-and-delete by owner token: a lock that expired and was taken by another
+        instance is left alone."""
+        with contextlib.suppress(Exception):  # expired, taken over, or the store is down: it lapses
+            await self._attempt(lock.release)
+
+    async def _wait_for_other_instance(self, key: str, ttl_s: float, lease_s: float) -> Entry | None:
+        """The entry another instance is loading, once stored; None when it gave up (or we must)."""
         budget = remaining()
-        give_up = time.monotonic() + min(LOAD_LOCK_S, budget if budget is not None else LOAD_LOCK_S)
+        give_up = time.monotonic() + min(lease_s, budget if budget is not None else lease_s)
         while time.monotonic() < give_up:
             await asyncio.sleep(LOAD_POLL_S)
-            ok, entry = await self._guarded(lambda: self.store.get(key))
-            if not ok:
-                return None
-            if entry is not None and time.time() - entry["t"] < ttl_s:
-                return _unwrap(entry, key.split(":", 2)[1])
-            ok, held = await self._guarded(lambda: self.store.client.exists(f"{key}:lock"))
+            ok, stored = await self._guarded(lambda: self.store.get(key))
+            entry = Entry.from_stored(stored) if ok else None
+            if not ok or (entry is not None and entry.age(time.time()) < ttl_s):
+                return entry
+            ok, held = await self._guarded(lambda: self.store.exists(f"{key}:lock"))
             if not ok or not held:
-                ok, entry = await self._guarded(lambda: self.store.get(key))
-                fresh = ok and entry is not None and time.time() - entry["t"] < ttl_s
-                return _unwrap(entry, key.split(":", 2)[1]) if fresh else None
+                ok, stored = await self._guarded(lambda: self.store.get(key))
+                entry = Entry.from_stored(stored) if ok else None
+                return entry if entry is not None and entry.age(time.time()) < ttl_s else None
         return None
 
-    async def _store(self, key: str, generation: int | None, entry: dict[str, Any], keep_s: float) -> None:
+    async def _store(self, key: str, generation: int | None, entry: Entry, keep_s: float) -> None:
         if generation is None or keep_s <= 0:
             return
-        await self._guarded(lambda: self.store.set(key, entry, ttl=max(1, int(keep_s + 0.999))))
+        await self._guarded(lambda: self.store.set(key, entry, ttl=_whole_seconds(keep_s)))
+
+    # ------------------------------------------------------------------ serialising writes
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, name: str, lease_s: float, wait_s: float) -> AsyncIterator[None]:
+        """Hold `name` against every instance sharing the store (in this process for memory).
+
+        Waits up to `wait_s` for another holder (errors.Conflict after that). A shared store that
+        cannot be reached within `wait_s` gives CacheUnavailable: nothing can be serialised, so
+        nothing may proceed."""
+        if not self.shared:
+            async with self._local_lock(name):
+                yield
+            return
+        lock = self._redis_lock(f"{PREFIX}:lock:{name}", lease_s)
+        give_up = time.monotonic() + wait_s
+        unreachable = False
+        while True:
+            try:
+                taken = await self._attempt(lambda: lock.acquire(blocking=False))
+                unreachable = False
+            except Exception as exc:  # stalled or down: keep trying until the wait is over
+                self._went_down(exc)
+                taken, unreachable = False, True
+            if taken:
+                break
+            if time.monotonic() + LOAD_POLL_S >= give_up:
+                if unreachable:
+                    raise CacheUnavailable(
+                        "the shared cache cannot be reached, so this write cannot be serialised with"
+                        " other instances' writes to the same record; nothing was written, try again shortly"
+                    )
+                raise errors.Conflict(
+                    "another write to the same record is still in progress; nothing was written, try again",
+                    details={"reason": "WRITE_IN_PROGRESS"},
+                )
+            await asyncio.sleep(LOAD_POLL_S)
+        self._came_back()
+        try:
+            yield
+        finally:
+            await self._release(lock)
+
+    @contextlib.asynccontextmanager
+    async def _local_lock(self, name: str) -> AsyncIterator[None]:
+        lock, users = self._local_locks.get(name, (asyncio.Lock(), 0))
+        self._local_locks[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._local_locks[name]
+            if users <= 1:
+                del self._local_locks[name]
+            else:
+                self._local_locks[name] = (lock, users - 1)
+
+    # ------------------------------------------------------------------ state
 
     def inflight_by_backend(self) -> dict[str, int]:
-        """Distinct vendor reads in flight, by backend (keys are `cg:<backend>:...`)."""
+        """Distinct vendor reads in flight, by backend."""
         counts: dict[str, int] = {}
-        for key in list(self._inflight):
-            backend = key.split(":", 2)[1]
+        for backend, _ in list(self._inflight.values()):
             counts[backend] = counts.get(backend, 0) + 1
         return counts
 
@@ -273,36 +465,53 @@ class ReadCache:
         await self._guarded(lambda: self.store.clear())
 
     async def aclose(self) -> None:
+        for task in self._unproven.values():
+            task.cancel()
+        self._unproven.clear()
         if self.shared:
             # aiocache's close() calls redis-py's deprecated close(); aclose() is the current one.
             await self._guarded(lambda: self.store.client.aclose())
+            await self._guarded(lambda: self.store.client.connection_pool.disconnect())
         else:
             await self._guarded(lambda: self.store.close())
 
 
-def _unwrap(entry: Mapping[str, Any], backend: str) -> Any:
-    if entry.get("missing"):
-        raise errors.NotFound(f"backend '{backend}' has no such record", backend=backend)
-    return entry["p"]
-
-
-def _redis_options(url: str) -> dict[str, Any]:
-    import urllib.parse
-
+def _open(url: str, max_connections: int) -> BaseCache:
+    if not url.startswith("redis://"):
+        # No per-operation timeout: nothing in memory can hang, and aiocache's costs a task each.
+        return SimpleMemoryCache(serializer=NullSerializer(), timeout=None)
     parsed = urllib.parse.urlparse(url)
     options: dict[str, Any] = {"endpoint": parsed.hostname or "127.0.0.1", "port": parsed.port or 6379}
-    db = parsed.path.lstrip("/")
-    if db:
-        options["db"] = int(db)
+    options.update(RedisCache.parse_uri_path(parsed.path) if parsed.path else {})
     if parsed.password:
         options["password"] = urllib.parse.unquote(parsed.password)
-    return options
+    return RedisCache(
+        **options,
+        serializer=OrjsonSerializer(),
+        timeout=None,  # `_attempt` bounds every operation already
+        # A bounded pool that waits for a free connection: under load a reader waits its turn
+        # instead of failing (redis-py's default pool raises once it has made its maximum).
+        connection_pool_class=BlockingConnectionPool,
+        pool_max_size=max_connections,
+        connection_pool_kwargs={"socket_timeout": OPERATION_TIMEOUT_S, "timeout": POOL_WAIT_S},
+    )
+
+
+def _generation_key(namespace: str) -> str:
+    return f"{PREFIX}:{namespace}:gen"
+
+
+def _whole_seconds(ttl_s: float) -> int:
+    return max(1, int(ttl_s + 0.999))
 
 
 def _safe_url(url: str) -> str:
     """The URL without a password, for logs."""
-    import urllib.parse
-
     parsed = urllib.parse.urlparse(url)
     host = parsed.hostname or ""
     return f"{parsed.scheme}://{host}{':' + str(parsed.port) if parsed.port else ''}{parsed.path}"
+
+
+def lock_name(namespace: str, record: str) -> str:
+    """The `exclusive` name for writes to one record of a namespace (the id hashed, never in clear)."""
+    return f"{namespace}:write:{hashlib.sha256(record.encode()).hexdigest()[:24]}"

@@ -82,6 +82,8 @@ class CacheSettings(_Strict):
     # Whole responses of read-only queries, for at most the shortest backend TTL (see
     # gateway/response_cache.py); false keeps only the per-call vendor cache.
     responses: bool = True
+    # Redis connections per process: requests beyond it wait their turn for a connection.
+    max_connections: int = Field(default=64, ge=2, le=10_000)
 
     @field_validator("url")
     @classmethod
@@ -124,6 +126,9 @@ class BackendSettings(_Strict):
     breaker_failures: int = Field(default=5, ge=1)
     breaker_cooldown_s: float = Field(default=30.0, gt=0)
     rate_limit: RateLimitSettings | None = None
+    # The largest answer the gateway reads from this vendor; a larger one is cut off and reported
+    # (BACKEND_BAD_RESPONSE) instead of filling the gateway's memory.
+    max_response_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
     @field_validator("url")
     @classmethod
@@ -157,7 +162,7 @@ _SECRET_HEADERS = {"authorization", "x-api-key", "proxy-authorization", "cookie"
 # Settings that change how the gateway calls a backend, not whose data it gets.
 _OPERATIONAL = {
     "timeout_s", "ttl_s", "stale_s", "page_size", "retries", "retry_backoff_s",
-    "breaker_failures", "breaker_cooldown_s", "rate_limit",
+    "breaker_failures", "breaker_cooldown_s", "rate_limit", "max_response_bytes",
 }  # fmt: skip
 
 

@@ -21,7 +21,7 @@ offending fields of a bad input, the chain of a merge cycle...).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -45,6 +45,11 @@ class GatewayError(Exception):
         self.details: dict[str, Any] = dict(details or {})
         # A vendor's Retry-After, in seconds: used by the retry policy, never shown to clients.
         self.retry_after_s: float | None = None
+
+    def redact(self, clean: Callable[[str], str]) -> None:
+        """Pass the message through `clean` (a vendor's words may echo a credential)."""
+        self.message = clean(self.message)
+        self.args = (self.message,)
 
     def extensions(self) -> dict[str, Any]:
         """The `extensions` object of the GraphQL error this becomes."""

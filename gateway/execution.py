@@ -29,6 +29,7 @@ from resolvers.context import RequestContext
 log = logging.getLogger("gateway.execution")
 
 INTERNAL = "INTERNAL_SERVER_ERROR"
+INVALIDATION_PENDING = "CACHE_INVALIDATION_PENDING"
 DEADLINE_GRACE_S = 1.0
 
 
@@ -175,10 +176,26 @@ async def _run(
 
 
 def _shape(outcome: Outcome, cache_log: RequestCacheLog) -> Outcome:
-    """Say so when part of the answer came from an expired copy because a backend failed."""
+    """Say so when part of the answer came from an expired copy because a backend failed, and
+    when a write could not be recorded in the shared cache (other instances may still answer
+    from their copies for up to the backend's TTL)."""
     if cache_log.stale:
         extensions = outcome.body.setdefault("extensions", {})
         extensions["stale"] = [{"backend": s.backend, "ageS": s.age_s} for s in cache_log.stale]
+    if cache_log.pending_invalidations:
+        extensions = outcome.body.setdefault("extensions", {})
+        extensions["warnings"] = [
+            {
+                "code": INVALIDATION_PENDING,
+                "backend": backend,
+                "message": (
+                    f"the write to backend '{backend}' succeeded, but the shared cache could not be told"
+                    " before the deadline: other gateway instances may answer from older copies until it"
+                    " can (this one reads that backend fresh meanwhile)"
+                ),
+            }
+            for backend in dict.fromkeys(cache_log.pending_invalidations)
+        ]
     return outcome
 
 

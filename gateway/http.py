@@ -22,18 +22,20 @@ from gateway import errors, tracing
 from gateway.cache import ReadCache, call_key
 from gateway.config import BackendSettings
 from gateway.metrics import Metrics
+from gateway.redaction import Redactor
 from gateway.resilience import (
+    MAX_BACKOFF_S,
     CircuitBreaker,
     call_budget,
     counts_against_breaker,
     is_retryable,
+    read_budget,
     remaining,
 )
 
 log = logging.getLogger("gateway.http")
 # The GraphQL request being served; sent to vendors as X-Request-ID so their logs can be matched.
 REQUEST_ID: ContextVar[str] = ContextVar("contact_gateway_request_id", default="-")
-MAX_BACKOFF_S = 2.0
 
 
 class VendorClient:
@@ -67,9 +69,14 @@ class VendorClient:
         limit = settings.rate_limit
         self.limiter = AsyncLimiter(limit.calls, limit.per_s) if limit is not None else None
         self.last_error: str | None = None
+        # Whatever a vendor says back is cleaned of this backend's secrets before anyone sees it.
+        self.redact = Redactor(settings.secrets())
+        # Header names compare without case: an operator's `Authorization` replaces ours.
+        merged = httpx.Headers({"accept": "application/json"})
+        merged.update(headers)
         self.client = httpx.AsyncClient(
             base_url=settings.url + "/",
-            headers={"accept": "application/json", **headers},
+            headers=merged,
             params=self.base_params,
             timeout=settings.timeout_s,
             transport=transport,
@@ -85,8 +92,14 @@ class VendorClient:
     async def read(self, path: str, params: Mapping[str, Any] | None = None, *, fresh: bool = False) -> Any:
         """GET a JSON document: cached, coalesced, retried. `fresh` skips the cache (a read that a
         write is about to be built on must see the vendor's current record)."""
+        left = remaining()
+        if left is not None and left <= 0:
+            # Past the deadline nothing more is read, not even from the cache: a loop over
+            # cached pages ends here too.
+            raise errors.BackendTimeout(f"backend '{self.name}' was not read: the request's deadline passed")
         if self.cache is None or fresh:
             return await self._read_retrying(path, params)
+        s = self.settings
         return await self.cache.fetch(
             self.cache_namespace,
             call_key("GET", path, {**self.base_params, **(params or {})}),
@@ -94,16 +107,19 @@ class VendorClient:
             self.stale_s,
             lambda: self._read_retrying(path, params),
             backend=self.name,
+            lease_s=read_budget(s.timeout_s, s.retries) + 1.0,
         )
 
     async def write(self, method: str, path: str, body: Any = None, params: Mapping[str, Any] | None = None) -> Any:
         """Send a write once: never retried, since the vendor may have applied it already."""
         return await self._call(method, path, params, body)
 
-    async def forget_cached_reads(self) -> None:
-        """After a write: every cached read of this backend is stale, on every instance."""
-        if self.cache is not None:
-            await self.cache.bump(self.cache_namespace)
+    async def forget_cached_reads(self) -> bool:
+        """After a write: every cached read of this backend is stale, on every instance. False
+        when that could not be recorded in the shared cache before the deadline."""
+        if self.cache is None:
+            return True
+        return await self.cache.bump(self.cache_namespace, backend=self.name)
 
     async def _read_retrying(self, path: str, params: Mapping[str, Any] | None) -> Any:
         backoff = self.settings.retry_backoff_s
@@ -136,6 +152,7 @@ class VendorClient:
         try:
             result = await self._send(method, path, params, body)
         except errors.GatewayError as exc:
+            exc.redact(self.redact)
             self.last_error = exc.code
             if counts_against_breaker(exc):
                 self.breaker.failed()
@@ -187,35 +204,69 @@ class VendorClient:
         if body is not None:
             headers["content-type"] = "application/json"
         try:
+            request = self.client.build_request(
+                method,
+                path,
+                params=_clean_params(params),
+                content=None if body is None else orjson.dumps(body),
+                headers=headers,
+            )
+        except httpx.InvalidURL:
+            raise errors.BadUserInput(
+                f"the input cannot be sent to backend '{self.name}' (it does not fit in a request URL)",
+                backend=self.name,
+            ) from None
+        try:
             # httpx's timeouts bound each phase (connect, each read); this bounds the whole call,
             # so a vendor dripping bytes slowly cannot hold a request past timeout_s or the deadline.
             async with asyncio.timeout(budget):
-                response = await self.client.request(
-                    method,
-                    path,
-                    params=_clean_params(params),
-                    content=None if body is None else orjson.dumps(body),
-                    headers=headers,
-                )
+                status, response_headers, content = await self._exchange(request)
         except TimeoutError:
             raise errors.error_for_transport(httpx.ReadTimeout("call timed out"), self.name, write=is_write) from None
         except httpx.RequestError as exc:
             raise errors.error_for_transport(exc, self.name, write=is_write) from None
-        if response.status_code >= 400:
-            error = errors.error_for_status(
-                response.status_code, self.name, errors.vendor_message(_json_or_none(response.content)), write=is_write
-            )
-            error.retry_after_s = parse_retry_after(response.headers.get("retry-after"))
+        if status >= 400:
+            error = errors.error_for_status(status, self.name, errors.vendor_message(_json_or_none(content)))
+            error.retry_after_s = parse_retry_after(response_headers.get("retry-after"))
             raise error
-        if response.status_code == 204 or not response.content or response.content.isspace():
-            return None
+        if 300 <= status < 400:
+            # Redirects are never followed (they could take credentials elsewhere): an error.
+            raise errors.bad_response(self.name, f"HTTP {status} redirect (redirects are not followed)")
+        if status == 204 or not content or content.isspace():
+            if is_write:
+                return None
+            raise errors.bad_response(self.name, f"an empty answer (HTTP {status}) to a read")
         try:
-            payload = orjson.loads(response.content)
+            payload = orjson.loads(content)
         except orjson.JSONDecodeError:
             raise errors.bad_response(self.name, "the body is not JSON") from None
+        if payload is None and not is_write:
+            raise errors.bad_response(self.name, "null instead of a document")
         if self.check is not None:
             self.check(payload)
         return payload
+
+    async def _exchange(self, request: httpx.Request) -> tuple[int, httpx.Headers, bytes]:
+        """Send and read the body, at most `max_response_bytes` of it."""
+        limit = self.settings.max_response_bytes
+        response = await self.client.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise self._too_large(limit)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise self._too_large(limit)
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        return response.status_code, response.headers, b"".join(chunks)
+
+    def _too_large(self, limit: int) -> errors.BackendBadResponse:
+        return errors.bad_response(self.name, f"the answer is larger than {limit} bytes (max_response_bytes)")
 
     async def aclose(self) -> None:
         await self.client.aclose()

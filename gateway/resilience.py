@@ -23,6 +23,7 @@ DEADLINE: ContextVar[float | None] = ContextVar("contact_gateway_deadline", defa
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 # Leave this much of the deadline to shape and send the response.
 RESPONSE_MARGIN_S = 0.05
+MAX_BACKOFF_S = 2.0
 
 
 def remaining() -> float | None:
@@ -37,6 +38,14 @@ def call_budget(timeout_s: float) -> float:
     """How long one vendor call may take: its own timeout, cut by the request's deadline."""
     left = remaining()
     return timeout_s if left is None else max(0.0, min(timeout_s, left))
+
+
+def read_budget(timeout_s: float, retries: int) -> float:
+    """The longest one read may take, retries and backoff included, within the deadline: what a
+    lock held for the read must outlast."""
+    whole = timeout_s * (retries + 1) + MAX_BACKOFF_S * retries
+    left = remaining()
+    return whole if left is None else max(0.0, min(whole, left))
 
 
 def is_retryable(error: errors.GatewayError) -> bool:

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 
 import httpx
 
 from gateway import errors
 from gateway.backends.base import HttpBackend
 from gateway.backends.registry import VENDORS
-from gateway.cache import ReadCache
+from gateway.cache import ReadCache, lock_name
 from gateway.config import GatewaySettings
 from gateway.metrics import Metrics
 from gateway.model import split_global_id
+from gateway.resilience import remaining
 from gateway.response_cache import PersistedQueries, ResponseCache
+
+# A write lock outlives its request's deadline by this much (the deadline's grace included), so
+# it cannot lapse while the write it guards is still running.
+WRITE_LEASE_MARGIN_S = 5.0
 
 
 class Gateway:
@@ -44,7 +50,9 @@ class Gateway:
         """Build every backend; `transports` lets tests route a backend to a simulator in-process."""
         transports = transports or {}
         metrics = Metrics()
-        cache = ReadCache(settings.cache.url, on_event=metrics.cache_event)
+        cache = ReadCache(
+            settings.cache.url, on_event=metrics.cache_event, max_connections=settings.cache.max_connections
+        )
         backends = {
             name: VENDORS[conf.vendor](
                 name,
@@ -86,8 +94,20 @@ class Gateway:
         return backend, parts[1]
 
     async def after_write(self, backend: str) -> None:
-        """Called once a write to `backend` went out (or may have): its cached reads are stale."""
+        """Called once a write to `backend` went out (or may have): its cached reads are stale.
+        When that cannot be recorded in time, the request's cache log says so (a warning)."""
         await self.backends[backend].forget_cached_reads()
+
+    def serialised(self, backend: HttpBackend, record: str) -> AbstractAsyncContextManager[None]:
+        """Hold one record of `backend` against every other write through any instance sharing
+        the cache, for the whole read-modify-write (the lease outlives the request's deadline)."""
+        deadline = self.settings.server.deadline_s
+        left = remaining()
+        return self.cache.exclusive(
+            lock_name(backend.http.cache_namespace, record),
+            lease_s=deadline + WRITE_LEASE_MARGIN_S,
+            wait_s=deadline if left is None else max(0.0, left),
+        )
 
     async def aclose(self) -> None:
         for backend in self.backends.values():

@@ -5,7 +5,8 @@ write, the backend's cached reads are dropped before the mutation returns.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import contextlib
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from gateway import errors
@@ -18,17 +19,22 @@ T = TypeVar("T")
 UNCHANGED = (errors.BadUserInput, errors.NotSupported, errors.NotFound, errors.Conflict, errors.Forbidden)
 
 
-async def written(ctx: RequestContext, backend: HttpBackend, write: Awaitable[T]) -> T:
-    """Await a write; unless it provably changed nothing, drop the backend's cached reads."""
-    try:
-        result = await write
-    except UNCHANGED:
-        raise
-    except BaseException:
-        await ctx.gateway.after_write(backend.name)  # a timeout may still have been applied
-        raise
-    await ctx.gateway.after_write(backend.name)
-    return result
+async def written(
+    ctx: RequestContext, backend: HttpBackend, record: str | None, write: Callable[[], Awaitable[T]]
+) -> T:
+    """Run a write, serialised with every other write to the same `record` (across instances);
+    unless it provably changed nothing, drop the backend's cached reads before returning."""
+    held = ctx.gateway.serialised(backend, record) if record is not None else contextlib.nullcontext()
+    async with held:
+        try:
+            result = await write()
+        except UNCHANGED:
+            raise
+        except BaseException:
+            await ctx.gateway.after_write(backend.name)  # a timeout may still have been applied
+            raise
+        await ctx.gateway.after_write(backend.name)
+        return result
 
 
 def require(backend: HttpBackend, capability: Capability, operation: str) -> None:
@@ -52,7 +58,7 @@ async def create_contact(ctx: RequestContext, backend_name: str, changes: Contac
     backend = ctx.backend(backend_name)
     require(backend, Capability.CREATE, "create")
     check_kind(backend, changes)
-    return await written(ctx, backend, backend.create(changes))
+    return await written(ctx, backend, None, lambda: backend.create(changes))
 
 
 async def update_contact(ctx: RequestContext, global_id: str, changes: ContactChanges) -> Contact:
@@ -61,13 +67,13 @@ async def update_contact(ctx: RequestContext, global_id: str, changes: ContactCh
     check_kind(backend, changes)
     if not changes.values:
         raise errors.BadUserInput("the patch names no field to change", fields={"input": "empty"})
-    return await written(ctx, backend, backend.update(native_id, changes))
+    return await written(ctx, backend, native_id, lambda: backend.update(native_id, changes))
 
 
 async def delete_contact(ctx: RequestContext, global_id: str) -> str:
     backend, native_id = ctx.locate(global_id)
     require(backend, Capability.DELETE, "delete")
-    await written(ctx, backend, backend.delete(native_id))
+    await written(ctx, backend, native_id, lambda: backend.delete(native_id))
     return global_id
 
 
@@ -80,4 +86,5 @@ async def upsert_from_crm(
     problems = {k: "required" for k, v in (("source", source), ("crmId", crm_id)) if not v.strip()}
     if problems:
         raise errors.BadUserInput("a CRM upsert needs a source and a crmId", fields=problems, backend=backend.name)
-    return await written(ctx, backend, backend.upsert_from_crm(source.strip(), crm_id.strip(), changes))
+    record = f"crm:{source.strip().casefold()}:{crm_id.strip()}"
+    return await written(ctx, backend, record, lambda: backend.upsert_from_crm(source.strip(), crm_id.strip(), changes))
