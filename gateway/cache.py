@@ -24,6 +24,7 @@ import hashlib
 import logging
 import time
 import urllib.parse
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -34,7 +35,6 @@ from aiocache import RedisCache, SimpleMemoryCache
 from aiocache.base import BaseCache
 from aiocache.serializers import BaseSerializer, NullSerializer
 from redis.asyncio import BlockingConnectionPool
-from redis.asyncio.lock import Lock
 
 from gateway import errors
 from gateway.resilience import remaining
@@ -334,10 +334,10 @@ class ReadCache:
         load: Callable[[], Awaitable[Any]],
         backend: str,
     ) -> Any:
-        lock: Lock | None = None
+        lock: StoreLock | None = None
         if self.shared and generation is not None:
-            lock = self._redis_lock(f"{key}:lock", lease_s)
-            ok, taken = await self._guarded(lambda: lock.acquire(blocking=False))  # type: ignore[union-attr]
+            lock = taken_lock = self._redis_lock(f"{key}:lock", lease_s)
+            ok, taken = await self._guarded(taken_lock.acquire)
             if not ok:
                 lock = None  # the store is down: load without it
             elif not taken:
@@ -364,14 +364,11 @@ class ReadCache:
             if lock is not None:  # only after the entry is stored: a waiter must find it
                 await self._release(lock)
 
-    def _redis_lock(self, name: str, lease_s: float) -> Lock:
-        # thread_local=False: every task here shares one thread; each Lock keeps its own token.
-        return Lock(self.store.client, name, timeout=lease_s, sleep=LOAD_POLL_S, thread_local=False)
+    def _redis_lock(self, name: str, lease_s: float) -> StoreLock:
+        return StoreLock(self.store.client, name, lease_s)
 
-    async def _release(self, lock: Lock) -> None:
-        """Compare-and-delete by owner token: a lock that expired and was taken by another
-        instance is left alone."""
-        with contextlib.suppress(Exception):  # expired, taken over, or the store is down: it lapses
+    async def _release(self, lock: StoreLock) -> None:
+        with contextlib.suppress(Exception):  # the store is down: the lease lapses by itself
             await self._attempt(lock.release)
 
     async def _wait_for_other_instance(self, key: str, ttl_s: float, lease_s: float) -> Entry | None:
@@ -414,7 +411,7 @@ class ReadCache:
         unreachable = False
         while True:
             try:
-                taken = await self._attempt(lambda: lock.acquire(blocking=False))
+                taken = await self._attempt(lock.acquire)
                 unreachable = False
             except Exception as exc:  # stalled or down: keep trying until the wait is over
                 self._went_down(exc)
@@ -474,6 +471,28 @@ class ReadCache:
             await self._guarded(lambda: self.store.client.connection_pool.disconnect())
         else:
             await self._guarded(lambda: self.store.close())
+
+
+class StoreLock:
+    """A lock in Redis: SET NX with a lease, one owner token for every attempt (an attempt that
+    timed out on our side may still have landed), released by compare-and-delete so a lock that
+    expired and was taken by another instance is left alone."""
+
+    _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+    def __init__(self, client: Any, name: str, lease_s: float) -> None:
+        self.client = client
+        self.name = name
+        self.lease_ms = max(1, int(lease_s * 1000))
+        self.token = uuid.uuid4().hex.encode()
+
+    async def acquire(self) -> bool:
+        if await self.client.set(self.name, self.token, nx=True, px=self.lease_ms):
+            return True
+        return bool(await self.client.get(self.name) == self.token)
+
+    async def release(self) -> None:
+        await self.client.eval(self._RELEASE, 1, self.name, self.token)
 
 
 def _open(url: str, max_connections: int) -> BaseCache:
