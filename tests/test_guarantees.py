@@ -26,7 +26,8 @@ RECORD = guid("customer-11")
 CONTACT_ID = f"support:{RECORD}"
 READ = "query($id: ID!) { contact(id: $id) { id title company } }"
 UPDATE = "mutation($id: ID!, $p: ContactPatch!) { updateContact(id: $id, input: $p) { id title company } }"
-SEARCH = "{ %s }" % " ".join(f'a{k}: contacts(filter: {{search: "a"}}, first: 5) {{ totalCount }}' for k in range(30))
+WIDE = " ".join(f'a{k}: contacts(filter: {{search: "a"}}, first: 5) {{ totalCount }}' for k in range(30))
+SEARCH = f"{{ {WIDE} }}"
 
 
 @pytest.fixture
