@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 from collections.abc import AsyncIterator, Mapping
 
 import httpx
@@ -12,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway import graphiql
+from gateway import graphiql, logs
 from gateway.config import GatewaySettings
 from gateway.graphql_http import GraphQLEndpoint
 from gateway.metrics import CONTENT_TYPE
@@ -27,6 +28,7 @@ def create_app(
 ) -> Starlette:
     """Build the app; `transports` routes backends to in-process simulators (tests, demo)."""
     gateway = Gateway.from_settings(settings, transports=transports)
+    logs.redact_secrets(settings.secrets())
     schema = build_schema(settings.server)
     endpoint = GraphQLEndpoint(schema, gateway)
 
@@ -36,7 +38,28 @@ def create_app(
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    def operator_only(request: Request) -> Response | None:
+        """/metrics and /readyz name the backends and their errors: with server.metrics_api_key
+        set, only a caller presenting it may read them."""
+        wanted = settings.server.metrics_api_key
+        if wanted is None:
+            return None
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            token.strip().encode(), wanted.get_secret_value().encode()
+        ):
+            return None
+        return Response(
+            "this endpoint needs Authorization: Bearer <server.metrics_api_key>\n",
+            status_code=401,
+            media_type="text/plain",
+            headers={"www-authenticate": 'Bearer realm="contact-gateway-operator"'},
+        )
+
     async def readyz(request: Request) -> Response:
+        refused = operator_only(request)
+        if refused is not None:
+            return refused
         backends = {name: {"healthy": b.healthy, "lastError": b.last_error} for name, b in gateway.backends.items()}
         ready = all(b["healthy"] for b in backends.values())
         return JSONResponse(
@@ -57,6 +80,9 @@ def create_app(
         )
 
     async def metrics(request: Request) -> Response:
+        refused = operator_only(request)
+        if refused is not None:
+            return refused
         return Response(gateway.metrics.render(), media_type=CONTENT_TYPE)
 
     async def favicon(request: Request) -> Response:

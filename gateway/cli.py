@@ -48,6 +48,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             " reach this address can read and change contacts.",
             file=sys.stderr,
         )
+    if settings.server.cursor_secret is None:
+        print(
+            "WARNING: server.cursor_secret is not set: paging cursors are signed with a key derived"
+            " from the backends' credentials, and stop working when those rotate.",
+            file=sys.stderr,
+        )
     if args.workers > 1 and not settings.cache.url.startswith("redis://"):
         print(
             f"config refused:\n  cache.url: --workers {args.workers} needs a shared cache (redis://...);"

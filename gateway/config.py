@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _BACKEND_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
@@ -43,6 +43,15 @@ class CorsSettings(_Strict):
     allow_credentials: bool = False
     max_age: int = Field(default=600, ge=0)
 
+    @model_validator(mode="after")
+    def _no_wildcard_with_credentials(self) -> CorsSettings:
+        if self.allow_credentials and "*" in self.allow_origins:
+            raise ValueError(
+                "allow_origins '*' with allow_credentials: true would let any web site read answers"
+                " with its visitors' credentials; list the origins instead"
+            )
+        return self
+
 
 class ServerSettings(_Strict):
     graphiql: bool = True
@@ -51,11 +60,28 @@ class ServerSettings(_Strict):
     max_aliases: int = Field(default=30, ge=1)
     max_page_size: int = Field(default=500, ge=1, le=10_000)
     max_query_bytes: int = Field(default=100_000, ge=100)
+    # Documents are refused past this many tokens, before validation (whose cost grows with the
+    # square of repeated fields): the GraphiQL introspection query has about 180.
+    max_tokens: int = Field(default=1000, ge=100, le=100_000)
     max_batch_size: int = Field(default=10, ge=1)
     deadline_s: float = Field(default=20.0, gt=0)
     merge_hop_limit: int = Field(default=10, ge=1, le=100)
     default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
     cors: CorsSettings = Field(default_factory=CorsSettings)
+    # Signs paging cursors so clients cannot forge positions; the same on every worker and
+    # replica. Unset: a key derived from the backends' credentials (then cursors stop working
+    # when credentials rotate).
+    cursor_secret: SecretStr | None = None
+    # When set, /metrics and /readyz answer only `Authorization: Bearer <this>` (they name the
+    # backends and their errors).
+    metrics_api_key: SecretStr | None = None
+
+    @field_validator("cursor_secret", "metrics_api_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("needs at least 16 characters")
+        return value
 
 
 class ApiKeySettings(_Strict):
@@ -188,6 +214,7 @@ class GatewaySettings(_Strict):
 
     def secrets(self) -> list[str]:
         found = [k.key.get_secret_value() for k in self.auth.api_keys]
+        found += [s.get_secret_value() for s in (self.server.cursor_secret, self.server.metrics_api_key) if s]
         for backend in self.backends.values():
             found += backend.secrets()
         return found

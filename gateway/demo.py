@@ -7,6 +7,7 @@ simulators, which hold the sample data.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sys
 from typing import Any
 
@@ -24,7 +25,8 @@ from gateway.simulators.registry import DEMO_BACKENDS, Simulator
 def demo_settings(roots: dict[str, str], extra: dict[str, Any] | None = None) -> GatewaySettings:
     """Settings with one backend per simulator; `roots` maps backend name to `http://host:port`."""
     document: dict[str, Any] = {
-        "server": {"graphiql": True},
+        # No config, so no server.cursor_secret: the demo makes one up (cursors end with it).
+        "server": {"graphiql": True, "cursor_secret": secrets.token_hex(16)},
         "cache": {"url": "memory://", "ttl_s": 30},
         "backends": {b.name: b.settings(roots[b.name]) for b in DEMO_BACKENDS if b.name in roots},
         **(extra or {}),
@@ -59,6 +61,7 @@ async def run_demo(host: str = "127.0.0.1", port: int = 8000, out: Any = sys.std
 
     def banner() -> None:
         print(f"contact-gateway demo: {len(simulators)} simulated vendors", file=out)
+        print("  (server.cursor_secret is missing: a random one signs this demo's cursors)", file=out)
         for name, root in roots.items():
             print(f"  backend {name:<8} -> simulator at {root}", file=out)
         print(f"\nGraphiQL: {url}\n(open it in a browser; Ctrl-C stops the demo)", file=out, flush=True)

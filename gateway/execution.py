@@ -9,26 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
 from gateway import cache, errors, tracing
 from gateway.cache import RequestCacheLog
+from gateway.documents import DocumentError, chosen_operation, parse_document
 from gateway.http import REQUEST_ID
 from gateway.resilience import DEADLINE
 from gateway.runtime import Gateway
 from resolvers.context import RequestContext
+from resolvers.cursor import SIGNING_KEY
 
 log = logging.getLogger("gateway.execution")
 
 INTERNAL = "INTERNAL_SERVER_ERROR"
+# graphql-core's "Did you mean 'x'?" would reveal the schema when introspection is off.
+_SUGGESTION = re.compile(r" Did you mean [^?]*\?")
 INVALIDATION_PENDING = "CACHE_INVALIDATION_PENDING"
 DEADLINE_GRACE_S = 1.0
 
@@ -88,7 +93,21 @@ def error_entry(error: GraphQLError, request_id: str) -> dict[str, Any]:
 
 def request_error(error: errors.GatewayError) -> dict[str, Any]:
     """A whole-request failure (no execution happened), shaped like any GraphQL error."""
-    return {"errors": [{"message": error.message, "extensions": error.extensions()}]}
+    entry: dict[str, Any] = {"message": error.message}
+    if isinstance(error, DocumentError) and error.locations:
+        entry["locations"] = error.locations
+    entry["extensions"] = error.extensions()
+    return {"errors": [entry]}
+
+
+def prepare(gateway: Gateway, query: str | None, operation_name: str | None) -> DocumentNode:
+    """The parsed document (within server.max_tokens) with a runnable operation; DocumentError
+    when there is none. Nothing is validated yet."""
+    if not query:
+        raise DocumentError("the request has no 'query' string", code="BAD_USER_INPUT")
+    document = parse_document(query, gateway.settings.server.max_tokens)
+    chosen_operation(document, operation_name)
+    return document
 
 
 async def execute(
@@ -101,13 +120,25 @@ async def execute(
     scope: frozenset[str] | None = None,
     request_id: str = "-",
     allowed: Iterable[OperationType] | None = None,
+    document: DocumentNode | None = None,
 ) -> Outcome:
-    """Execute under the gateway's whole-request deadline; never raises."""
-    context = RequestContext(gateway=gateway, scope=scope, request_id=request_id)
+    """Execute under the gateway's whole-request deadline; never raises. `document` is the
+    parsed `query` when the caller has it already (see `prepare`)."""
+    if document is None:
+        try:
+            document = prepare(gateway, query, operation_name)
+        except DocumentError as exc:
+            return Outcome(request_error(exc), has_data=False)
+    context = RequestContext(gateway=gateway, scope=scope, request_id=request_id, document=document)
     deadline = gateway.settings.server.deadline_s
     cache_log = RequestCacheLog()
     started = time.perf_counter()
-    tokens = (cache.CURRENT.set(cache_log), DEADLINE.set(time.monotonic() + deadline), REQUEST_ID.set(request_id))
+    tokens = (
+        cache.CURRENT.set(cache_log),
+        DEADLINE.set(time.monotonic() + deadline),
+        REQUEST_ID.set(request_id),
+        SIGNING_KEY.set(gateway.cursor_key),
+    )
     attributes = {"graphql.operation.name": operation_name or "anonymous", "contact_gateway.request_id": request_id}
     try:
         with tracing.span("graphql.operation", attributes) as current:
@@ -116,6 +147,7 @@ async def execute(
             )
             tracing.outcome(current, outcome.label(), error=outcome.label() in ("error", "rejected"))
     finally:
+        SIGNING_KEY.reset(tokens[3])
         REQUEST_ID.reset(tokens[2])
         DEADLINE.reset(tokens[1])
         cache.CURRENT.reset(tokens[0])
@@ -166,7 +198,11 @@ async def _run(
         return Outcome({"data": None, **request_error(error)}, has_data=True)
     body: dict[str, Any] = {}
     if result.errors:
+        clean = context.gateway.redact
+        suggest = context.gateway.settings.server.introspection
         body["errors"] = [error_entry(e, request_id) for e in result.errors]
+        for entry in body["errors"]:  # a last guard: no configured secret leaves in a message
+            entry["message"] = clean(entry["message"] if suggest else _SUGGESTION.sub("", entry["message"]))
     executed = result.data is not None or not _is_request_error(result.errors)
     if executed:  # the spec: no `data` entry when the request failed before execution
         body["data"] = result.data

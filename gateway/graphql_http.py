@@ -18,13 +18,15 @@ from typing import Any
 
 import orjson
 import strawberry
+from graphql import DocumentNode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.types.graphql import OperationType
 
 from gateway import errors, graphiql
 from gateway.config import ApiKeySettings
-from gateway.execution import Outcome, execute, request_error
+from gateway.documents import DocumentError, chosen_operation
+from gateway.execution import Outcome, execute, prepare, request_error
 from gateway.response_cache import etag_of, is_cacheable
 from gateway.runtime import Gateway
 
@@ -127,7 +129,11 @@ class GraphQLEndpoint:
         get = request.method == "GET"
         responses = self.gateway.responses
         query, name, variables = params["query"], params.get("operationName"), params.get("variables")
-        cacheable = is_cacheable(query, name)
+        try:
+            document = prepare(self.gateway, query, name)
+        except DocumentError as exc:
+            return self.respond(Outcome(request_error(exc), has_data=False), media, request_id)
+        cacheable = is_cacheable(chosen_operation(document, name))
         key = await responses.key(scope, query, name, variables) if cacheable and responses.enabled else None
         if key is not None:
             started = time.perf_counter()
@@ -136,7 +142,7 @@ class GraphQLEndpoint:
             if hit is not None:
                 self.gateway.metrics.observe_request(name, "ok", time.perf_counter() - started)
                 return self.reusable(hit.body, hit.etag, request, media, request_id)
-        outcome = await self.run(params, scope, request_id, get=get)
+        outcome = await self.run(params, scope, request_id, get=get, document=document)
         if not (cacheable and outcome.clean):
             return self.respond(outcome, media, request_id)
         body = orjson.dumps(outcome.body)
@@ -207,6 +213,8 @@ class GraphQLEndpoint:
     async def read_raw(self, request: Request) -> Any:
         """The request's parameters, decoded but not yet checked (an object, or a batch array)."""
         if request.method == "GET":
+            if len(request.scope.get("query_string", b"")) > self.server.max_query_bytes:
+                raise BadRequest(self._too_large(), 413)
             raw: dict[str, Any] = dict(request.query_params)
             for key in ("variables", "extensions"):
                 if key in raw:
@@ -254,7 +262,15 @@ class GraphQLEndpoint:
             )
         return raw
 
-    async def run(self, params: dict[str, Any], scope: frozenset[str] | None, request_id: str, *, get: bool) -> Outcome:
+    async def run(
+        self,
+        params: dict[str, Any],
+        scope: frozenset[str] | None,
+        request_id: str,
+        *,
+        get: bool,
+        document: DocumentNode | None = None,
+    ) -> Outcome:
         return await execute(
             self.schema,
             self.gateway,
@@ -264,6 +280,7 @@ class GraphQLEndpoint:
             scope=scope,
             request_id=request_id,
             allowed=(OperationType.QUERY,) if get else None,
+            document=document,
         )
 
     @staticmethod

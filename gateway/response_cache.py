@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import orjson
-from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import FieldNode, OperationDefinitionNode, OperationType
 
 from gateway import errors
 from gateway.cache import PREFIX, ReadCache
@@ -44,27 +43,11 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:24] + '"'
 
 
-@lru_cache(maxsize=1024)
-def _document(query: str) -> DocumentNode | None:
-    try:
-        return parse(query)
-    except GraphQLError:
-        return None
-
-
-@lru_cache(maxsize=1024)
-def is_cacheable(query: str, operation_name: str | None) -> bool:
-    """Whether the operation to run is a query reading only vendor data; False when unclear."""
-    document = _document(query)
-    if document is None:
+def is_cacheable(operation: OperationDefinitionNode) -> bool:
+    """Whether the operation is a query reading only vendor data."""
+    if operation.operation != OperationType.QUERY:
         return False
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is not None:
-        operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
-    if len(operations) != 1 or operations[0].operation != OperationType.QUERY:
-        return False
-    selections = operations[0].selection_set.selections
-    return all(isinstance(s, FieldNode) and s.name.value in CACHEABLE_ROOTS for s in selections)
+    return all(isinstance(s, FieldNode) and s.name.value in CACHEABLE_ROOTS for s in operation.selection_set.selections)
 
 
 class ResponseCache:
@@ -92,7 +75,22 @@ class ResponseCache:
         generations = await self.cache.generations([self.namespaces[n] for n in visible])
         if generations is None:
             return None
-        identity = orjson.dumps(
+        try:
+            identity = self._identity(scope, query, operation_name, variables, visible, generations)
+        except orjson.JSONEncodeError:  # variables nested past what can be hashed: not reused
+            return None
+        return f"{PREFIX}:resp:{hashlib.sha256(identity).hexdigest()}"
+
+    def _identity(
+        self,
+        scope: frozenset[str] | None,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+        visible: list[str],
+        generations: list[int],
+    ) -> bytes:
+        return orjson.dumps(
             [
                 sorted(scope) if scope is not None else "*",
                 query,
@@ -104,7 +102,6 @@ class ResponseCache:
             ],
             option=orjson.OPT_SORT_KEYS,
         )
-        return f"{PREFIX}:resp:{hashlib.sha256(identity).hexdigest()}"
 
     async def get(self, key: str) -> CachedResponse | None:
         entry = await self.cache.get_value(key)

@@ -19,8 +19,10 @@ from gateway.cache import ReadCache, lock_name
 from gateway.config import GatewaySettings
 from gateway.metrics import Metrics
 from gateway.model import split_global_id
+from gateway.redaction import Redactor
 from gateway.resilience import remaining
 from gateway.response_cache import PersistedQueries, ResponseCache
+from resolvers.cursor import cursor_key
 
 # A write lock outlives its request's deadline by this much (the deadline's grace included), so
 # it cannot lapse while the write it guards is still running.
@@ -33,6 +35,11 @@ class Gateway:
     ) -> None:
         self.settings = settings
         self.backends: dict[str, HttpBackend] = dict(backends)
+        self.redact = Redactor(settings.secrets())
+        secret = settings.server.cursor_secret
+        self.cursor_key = cursor_key(
+            secret.get_secret_value() if secret else None, [s for b in settings.backends.values() for s in b.secrets()]
+        )
         self.cache = cache
         self.metrics = metrics
         namespaces = {name: backend.http.cache_namespace for name, backend in self.backends.items()}

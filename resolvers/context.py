@@ -29,6 +29,8 @@ class RequestContext:
     request_id: str = "-"
     partial_errors: list[PartialError] = field(default_factory=list)
     loaders: dict[str, Any] = field(default_factory=dict)
+    # The request's document, parsed once by the HTTP layer (graphql-core's DocumentNode).
+    document: Any = None
 
     def report(self, error: errors.GatewayError, info: Any) -> None:
         """Record an error that costs only part of the answer; the rest still comes back."""

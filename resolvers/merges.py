@@ -36,8 +36,9 @@ def record_loader(ctx: RequestContext) -> DataLoader[RecordKey, Contact | None]:
     loader = ctx.loaders.get("records")
     if loader is None:
 
-        async def load(keys: list[RecordKey]) -> list[Contact | None]:
-            return list(await asyncio.gather(*(ctx.gateway.backend(b).get(n) for b, n in keys)))
+        async def load(keys: list[RecordKey]) -> list[Contact | BaseException | None]:
+            # Each record succeeds or fails alone: one failing hop must not fail its batch-mates.
+            return list(await asyncio.gather(*(ctx.gateway.backend(b).get(n) for b, n in keys), return_exceptions=True))
 
         loader = DataLoader(load_fn=load)
         ctx.loaders["records"] = loader
@@ -63,7 +64,12 @@ async def follow_merge_chain(ctx: RequestContext, start: Contact) -> ChainEnd:
             return ChainEnd(current, chain, _cycle(current, [*chain, target]))
         if len(chain) > limit:
             return ChainEnd(current, chain, _cycle(current, chain, limit))
-        following = await loader.load((current.backend, current.merged_into_native_id))
+        try:
+            following = await loader.load((current.backend, current.merged_into_native_id))
+        except errors.GatewayError as exc:
+            # A hop that fails (the vendor down, a target id it could never have issued) costs
+            # this chain's end, not the answer: the last record reached stands, with the error.
+            return ChainEnd(current, chain, _hop_failed(exc, current, [*chain, target]))
         if following is None:
             return ChainEnd(
                 current,
@@ -77,6 +83,15 @@ async def follow_merge_chain(ctx: RequestContext, start: Contact) -> ChainEnd:
         chain.append(following.id)
         current = following
     return ChainEnd(current, chain)
+
+
+def _hop_failed(exc: errors.GatewayError, at: Contact, chain: list[str]) -> errors.GatewayError:
+    if isinstance(exc, errors.BadUserInput):  # the vendor's merge link names no valid record id
+        exc = errors.bad_response(at.backend, f"{at.id} was merged into '{chain[-1]}', which is not a valid id")
+    if exc.backend is None:
+        exc.backend = at.backend
+    exc.details.setdefault("chain", chain)
+    return exc
 
 
 def _cycle(at: Contact, chain: list[str], limit: int | None = None) -> errors.MergeCycle:
@@ -104,7 +119,13 @@ async def next_hop(ctx: RequestContext, info: Any, contact: Contact) -> Contact 
     """`mergedInto`: one hop along the chain."""
     if contact.merged_into_native_id is None:
         return None
-    found: Contact | None = await record_loader(ctx).load((contact.backend, contact.merged_into_native_id))
+    try:
+        found: Contact | None = await record_loader(ctx).load((contact.backend, contact.merged_into_native_id))
+    except errors.GatewayError as exc:
+        target = contact.merged_into_id
+        assert target is not None
+        ctx.report(_hop_failed(exc, contact, [contact.id, target]), info)
+        return None
     if found is None:
         ctx.report(
             errors.MergeTargetMissing(

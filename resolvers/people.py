@@ -10,6 +10,7 @@ across requests while that contact exists, readable, and never mistaken for a co
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,7 +120,7 @@ async def list_people(
     start = 0
     if after is not None:
         position = decode_cursor(after, fingerprint).position
-        if not position.isdigit():
+        if not re.fullmatch(r"[0-9]{1,15}", position, re.ASCII):
             raise errors.BadUserInput("the cursor 'after' is not valid", fields={"after": "invalid"})
         start = int(position)
     chosen = [p for p in await everyone(ctx, info) if any(matches(c, flt, region) for c in p.contacts)]

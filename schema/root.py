@@ -11,7 +11,6 @@ from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
@@ -201,6 +200,16 @@ class PartialErrors(SchemaExtension):
         result.errors = [*(result.errors or []), *extra]
 
 
+class ParsedDocument(SchemaExtension):
+    """Runs the document the request already parsed (within server.max_tokens): never parsed twice."""
+
+    def on_operation(self) -> Any:
+        document = getattr(self.execution_context.context, "document", None)
+        if document is not None:
+            self.execution_context.graphql_document = document
+        yield
+
+
 class GatewaySchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # Logged by the HTTP layer with the request id; expected errors need no traceback.
@@ -209,7 +218,7 @@ class GatewaySchema(strawberry.Schema):
 
 def build_schema(server: ServerSettings | None = None) -> strawberry.Schema:
     """The schema, with the query limits of `server` (none when None: tests, print-schema)."""
-    extensions: list[Any] = [PartialErrors]
+    extensions: list[Any] = [ParsedDocument, PartialErrors]
     if server is not None:
         # Factories: strawberry builds fresh extension objects per request; the parse and
         # validation caches behind them are shared module-wide. The limit rules are built once:
@@ -221,7 +230,6 @@ def build_schema(server: ServerSettings | None = None) -> strawberry.Schema:
         ]
         extensions += [
             partial(AddValidationRules, limits),
-            partial(ParserCache, maxsize=512),
             partial(ValidationCache, maxsize=512),
         ]
         if not server.introspection:

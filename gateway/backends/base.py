@@ -72,16 +72,16 @@ class Backend(Protocol):
     async def aclose(self) -> None: ...
 
 
+# A position inside a cursor: ASCII digits only (int() would also take "+1", " 7", "1_0" or "٣").
+_DIGITS = re.compile(r"[0-9]{1,15}", re.ASCII)
+
+
 def parse_offset(position: str | None, backend: str) -> int:
     if position is None:
         return 0
-    try:
-        offset = int(position)
-    except ValueError:
-        offset = -1
-    if offset < 0:
+    if not _DIGITS.fullmatch(position):
         raise errors.BadUserInput(f"cursor position for backend '{backend}' is not valid", backend=backend)
-    return offset
+    return int(position)
 
 
 class HttpBackend(ABC):
@@ -214,8 +214,9 @@ class HttpBackend(ABC):
         return include_merged or contact.merged_into_native_id is None or not flt.is_empty()
 
     def check_native_id(self, native_id: str) -> None:
-        """Refuse an id this vendor could never have issued, before any call goes out."""
-        if not self.native_id_pattern.match(native_id):
+        """Refuse an id this vendor could never have issued, before any call goes out. `.` and
+        `..` never pass: in a URL path they would name another resource."""
+        if native_id in (".", "..") or not self.native_id_pattern.match(native_id):
             raise errors.BadUserInput(
                 f"'{native_id}' is not a valid {self.vendor} id for backend '{self.name}'",
                 backend=self.name,
@@ -246,7 +247,7 @@ class HttpBackend(ABC):
         if position is None:
             return first_page, 0
         page, sep, skip = position.partition(":")
-        if sep and page.isdigit() and skip.isdigit() and int(page) >= first_page:
+        if sep and _DIGITS.fullmatch(page) and _DIGITS.fullmatch(skip) and int(page) >= first_page:
             return int(page), int(skip)
         raise errors.BadUserInput(f"cursor position for backend '{self.name}' is not valid", backend=self.name)
 

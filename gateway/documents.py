@@ -1,0 +1,68 @@
+"""GraphQL documents: parsed once per text (a shared LRU), never past `server.max_tokens` tokens, and
+the operation to run chosen as the spec says (several operations need an operationName).
+
+The HTTP layer parses first: a document that is too big or malformed is refused before any
+validation (the expensive step), and the parsed document is what both the response cache and
+execution use.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from graphql import DocumentNode, GraphQLSyntaxError, OperationDefinitionNode, parse
+
+from gateway import errors
+
+PARSED_DOCUMENTS = 512
+
+
+class DocumentError(errors.GatewayError):
+    """The document cannot be run at all (a parse error, too many tokens, no such operation)."""
+
+    code = "GRAPHQL_PARSE_FAILED"
+
+    def __init__(self, message: str, *, code: str | None = None, locations: list[dict[str, int]] | None = None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code  # type: ignore[misc]
+        self.locations = locations or []
+
+
+@lru_cache(maxsize=PARSED_DOCUMENTS)
+def _parse(query: str, max_tokens: int) -> DocumentNode:
+    return parse(query, max_tokens=max_tokens)
+
+
+def parse_document(query: str, max_tokens: int) -> DocumentNode:
+    """The parsed document, or DocumentError (with line and column) when it cannot be parsed."""
+    try:
+        return _parse(query, max_tokens)
+    except GraphQLSyntaxError as exc:
+        where = [{"line": loc.line, "column": loc.column} for loc in exc.locations or []]
+        message = exc.message
+        if "more than" in message and "tokens" in message:
+            message += " (server.max_tokens)"
+        raise DocumentError(message, locations=where) from None
+
+
+def operations(document: DocumentNode) -> list[OperationDefinitionNode]:
+    return [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+
+
+def chosen_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode:
+    """The operation to run: the named one, or the only one (GraphQL spec, GetOperation)."""
+    found = operations(document)
+    if operation_name is None:
+        if len(found) == 1:
+            return found[0]
+        raise DocumentError(
+            "the document has several operations: give operationName"
+            if found
+            else "the document has no operation to run",
+            code="BAD_USER_INPUT",
+        )
+    for operation in found:
+        if operation.name is not None and operation.name.value == operation_name:
+            return operation
+    raise DocumentError(f"the document has no operation named '{operation_name}'", code="BAD_USER_INPUT")
