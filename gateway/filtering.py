@@ -12,7 +12,12 @@ from functools import lru_cache
 
 import phonenumbers
 
+from gateway import errors
 from gateway.model import Contact, ContactFilter
+
+# Longer than any name, company or address a vendor stores (an email is at most 320): a longer
+# value matches nothing, and would not fit in a vendor's request URL.
+MAX_FILTER_TEXT = 320
 
 
 def normalize_email(value: str) -> str:
@@ -80,3 +85,25 @@ def matches(contact: Contact, flt: ContactFilter, region: str = "US") -> bool:
         if needle and not any(h is not None and needle in h.casefold() for h in haystack):
             return False
     return True
+
+
+def checked(flt: ContactFilter) -> ContactFilter:
+    """`flt`, or BAD_USER_INPUT naming every text too long to mean anything (before any call)."""
+    values = {
+        "search": flt.search,
+        "email": flt.email,
+        "phone": flt.phone,
+        "firstName": flt.first_name,
+        "lastName": flt.last_name,
+        "company": flt.company,
+        "externalId.system": flt.external_id.system if flt.external_id else None,
+        "externalId.value": flt.external_id.value if flt.external_id else None,
+    }
+    problems = {
+        f"filter.{name}": f"longer than {MAX_FILTER_TEXT} characters"
+        for name, value in values.items()
+        if value is not None and len(value) > MAX_FILTER_TEXT
+    }
+    if problems:
+        raise errors.BadUserInput("the filter has values too long to match anything", fields=problems)
+    return flt

@@ -34,9 +34,31 @@ def phone_problems(changes: ContactChanges, region: str) -> dict[str, str]:
     return problems
 
 
+# No vendor field holds more; a longer value is a mistake (or an attack), refused before any call.
+MAX_TEXT = 1000
+
+
+def length_problems(changes: ContactChanges) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    for name, value in changes.values.items():
+        items = value if isinstance(value, list) else [value]
+        for index, item in enumerate(items):
+            texts = (
+                [item]
+                if isinstance(item, str)
+                else [v for v in vars(item).values()]
+                if hasattr(item, "__dict__")
+                else []
+            )
+            if any(isinstance(t, str) and len(t) > MAX_TEXT for t in texts):
+                where = input_name(name) + (f".{index}" if isinstance(value, list) else "")
+                problems[where] = f"longer than {MAX_TEXT} characters"
+    return problems
+
+
 def common_problems(changes: ContactChanges, region: str) -> dict[str, str]:
-    """Malformed emails and phones, whatever the vendor."""
-    return {**email_problems(changes), **phone_problems(changes, region)}
+    """Malformed emails and phones and oversized texts, whatever the vendor."""
+    return {**email_problems(changes), **phone_problems(changes, region), **length_problems(changes)}
 
 
 def input_name(python_name: str) -> str:

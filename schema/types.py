@@ -18,6 +18,7 @@ from strawberry.scalars import JSON
 from gateway import model
 from gateway.backends.base import Capability as CapabilityModel
 from gateway.backends.registry import VENDORS
+from gateway.filtering import checked
 from resolvers import merges, people
 from resolvers.context import RequestContext
 
@@ -257,16 +258,18 @@ class ContactFilter:
 
     def to_model(self) -> model.ContactFilter:
         ext = self.external_id
-        return model.ContactFilter(
-            search=self.search,
-            email=self.email,
-            phone=self.phone,
-            first_name=self.first_name,
-            last_name=self.last_name,
-            company=self.company,
-            kinds=frozenset(self.kinds) if self.kinds is not None else None,
-            external_id=model.ExternalIdFilter(ext.system, ext.value) if ext is not None else None,
-            disabled=self.disabled,
+        return checked(
+            model.ContactFilter(
+                search=self.search,
+                email=self.email,
+                phone=self.phone,
+                first_name=self.first_name,
+                last_name=self.last_name,
+                company=self.company,
+                kinds=frozenset(self.kinds) if self.kinds is not None else None,
+                external_id=model.ExternalIdFilter(ext.system, ext.value) if ext is not None else None,
+                disabled=self.disabled,
+            )
         )
 
 

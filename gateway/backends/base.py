@@ -281,7 +281,9 @@ class HttpBackend(ABC):
 
     def expect_list(self, payload: Any, key: str | None = None) -> list[Mapping[str, Any]]:
         """The list of records in `payload` (or under `key`), or BACKEND_BAD_RESPONSE."""
-        items = payload.get(key) if key is not None and isinstance(payload, Mapping) else payload
+        if key is not None and not isinstance(payload, Mapping):
+            raise errors.bad_response(self.name, f"expected a JSON object holding {key!r}")
+        items = payload.get(key) if key is not None else payload
         if not isinstance(items, list):
             raise errors.bad_response(self.name, f"expected a list{f' under {key!r}' if key else ''}")
         return [item for item in items if isinstance(item, Mapping)]
