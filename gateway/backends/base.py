@@ -116,10 +116,13 @@ class HttpBackend(ABC):
         self.name = name
         self.settings = settings
         self.region = region
+        # Header names compare without case: an operator's `Authorization` replaces the backend's own.
+        headers = httpx.Headers(self.auth_headers())
+        headers.update(settings.headers)
         self.http = VendorClient(
             name,
             settings,
-            headers={**self.auth_headers(), **settings.headers},
+            headers=headers,
             params=self.base_params(),
             transport=transport,
             cache=cache,
