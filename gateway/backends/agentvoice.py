@@ -241,7 +241,7 @@ class AgentVoiceBackend(HttpBackend):
         payload = await self.read_or_none(RECORD_PATH.format(id=native_id))
         if payload is None:
             return None
-        return self.map_one(self.expect_record(payload), to_contact)
+        return self.map_record(payload, to_contact)
 
     async def create(self, changes: ContactChanges) -> Contact:
         body = {k: v for k, v in to_vendor(changes, self.region).items() if v is not None}
@@ -289,7 +289,4 @@ class AgentVoiceBackend(HttpBackend):
 
     def _written(self, payload: Any) -> Contact:
         """The contact a write answered with; a write that answers no addressable record is unusable."""
-        contact = self.map_one(self.expect_record(payload), to_contact)
-        if contact is None:
-            raise errors.bad_response(self.name, "the written contact has no id")
-        return contact
+        return self.map_record(payload, to_contact)

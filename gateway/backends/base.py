@@ -231,6 +231,14 @@ class HttpBackend(ABC):
             return False
         return flt.kinds is None or not flt.kinds.isdisjoint(self.kinds)
 
+    def map_record(self, payload: Any, mapper: Callable[[Mapping[str, Any], str], Contact]) -> Contact:
+        """The one record a vendor answered for an id: an object with an id, else BACKEND_BAD_RESPONSE
+        (only a documented not-found is "no such contact")."""
+        contact = self.map_one(self.expect_record(payload), mapper)
+        if contact is None:
+            raise errors.bad_response(self.name, "the record has no id")
+        return contact
+
     def map_one(self, record: Mapping[str, Any], mapper: Callable[[Mapping[str, Any], str], Contact]) -> Contact | None:
         """Map a record, or None (logged) when it has no id: a record nobody can address."""
         if text(record.get("id")) is None:

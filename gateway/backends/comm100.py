@@ -248,7 +248,7 @@ class Comm100Backend(HttpBackend):
         payload = await self.read_or_none(RECORD_PATH.format(id=native_id), INCLUDE_IDENTITIES)
         if payload is None:
             return None
-        return self.map_one(self.expect_record(payload), to_contact)
+        return self.map_record(payload, to_contact)
 
     async def create(self, changes: ContactChanges) -> Contact:
         body = apply_changes({}, changes)
