@@ -5,6 +5,7 @@ vendor call it does not need."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import subprocess
 import sys
@@ -208,3 +209,24 @@ async def test_a_header_override_replaces_the_backends_own_header_whatever_its_c
     assert "errors" not in result  # the vendor saw the operator's header, not the backend's own
     sent = h.gateway.backends["support"].http.client.headers.get_list("authorization")
     assert sent == ["Bearer comm100-demo-token"]
+
+
+async def test_persisted_documents_are_bounded_in_memory() -> None:
+    """Anyone may register documents: past the bound the least recently used ones are forgotten."""
+    client, _ = app_client()
+    gateway = client._transport.app.state.gateway  # type: ignore[attr-defined]
+    gateway.persisted.max_bytes = 1_000_000  # the bound, scaled down so the test stays small
+    filler = "#" + "x" * 60_000 + "\n"
+    documents = [f"{filler}query Q{n} {{ backends {{ name }} }}" for n in range(40)]
+    async with client:
+        for document in documents:
+            digest = hashlib.sha256(document.encode()).hexdigest()
+            extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+            r = await client.post("/graphql", json={"query": document, "extensions": extensions})
+            assert r.status_code == 200
+        assert gateway.persisted.local_bytes <= 1_000_000
+        for document, known in ((documents[0], False), (documents[-1], True)):
+            extensions = {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(document.encode()).hexdigest()}}
+            r = await client.post("/graphql", json={"extensions": extensions})
+            codes = [e["extensions"]["code"] for e in r.json().get("errors", [])]
+            assert codes == ([] if known else ["PERSISTED_QUERY_NOT_FOUND"])
