@@ -146,11 +146,28 @@ WRITABLE_FIELDS = (
 )
 
 
+ADDRESS_PARTS = ("line1", "line2", "city", "region", "postal_code", "country")
+
+
 @dataclass(frozen=True, slots=True)
 class ContactChanges:
-    """The fields a client gave in a create or a patch; a field absent here was not mentioned."""
+    """The fields a client gave in a create or a patch; a field absent here was not mentioned.
+
+    `address_parts` names the parts of `address` the client wrote (null included), so a patch of
+    the city leaves the rest of the address alone; None means the address is given whole.
+    """
 
     values: Mapping[str, Any]
+    address_parts: frozenset[str] | None = None
+
+    def address_given(self) -> frozenset[str]:
+        """The address parts this change writes: none unless `address` is given; all of them when
+        it is given whole or cleared (null)."""
+        if not self.has("address"):
+            return frozenset()
+        if self.address_parts is None or self.values["address"] is None:
+            return frozenset(ADDRESS_PARTS)
+        return self.address_parts
 
     def has(self, name: str) -> bool:
         return name in self.values

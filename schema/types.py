@@ -273,14 +273,21 @@ class ContactFilter:
         )
 
 
-@strawberry.input(description="A postal address to write.")
+@strawberry.input(description="A postal address to write. In a patch only the parts given change; null clears a part.")
 class AddressInput:
-    line1: str | None = strawberry.field(default=None, description="First address line.")
-    line2: str | None = strawberry.field(default=None, description="Second address line.")
-    city: str | None = strawberry.field(default=None, description="City.")
-    region: str | None = strawberry.field(default=None, description="State, province or region.")
-    postal_code: str | None = strawberry.field(default=None, description="Postal or ZIP code.")
-    country: str | None = strawberry.field(default=None, description="Country or region.")
+    line1: str | None = strawberry.field(default=strawberry.UNSET, description="First address line.")
+    line2: str | None = strawberry.field(default=strawberry.UNSET, description="Second address line.")
+    city: str | None = strawberry.field(default=strawberry.UNSET, description="City.")
+    region: str | None = strawberry.field(default=strawberry.UNSET, description="State, province or region.")
+    postal_code: str | None = strawberry.field(default=strawberry.UNSET, description="Postal or ZIP code.")
+    country: str | None = strawberry.field(default=strawberry.UNSET, description="Country or region.")
+
+    def given(self) -> frozenset[str]:
+        """The parts the client wrote (null included)."""
+        return frozenset(p for p in model.ADDRESS_PARTS if getattr(self, p) is not strawberry.UNSET)
+
+    def to_model(self) -> model.Address:
+        return model.Address(**{p: getattr(self, p) or None for p in model.ADDRESS_PARTS})
 
 
 @strawberry.input(description="An id in another system to write (AgentVoice: crm_source and crm_id).")
@@ -292,16 +299,18 @@ class ExternalIdInput:
 def _changes(given: Any) -> model.ContactChanges:
     """Only the fields the client wrote (null included); an omitted field is not in the result."""
     values: dict[str, Any] = {}
+    address_parts: frozenset[str] | None = None
     for name in model.WRITABLE_FIELDS:
         value = getattr(given, name)
         if value is strawberry.UNSET:
             continue
         if isinstance(value, AddressInput):
-            value = model.Address(value.line1, value.line2, value.city, value.region, value.postal_code, value.country)
+            address_parts = value.given()
+            value = value.to_model()
         elif name == "external_ids" and value is not None:
             value = [model.ExternalId(x.system, x.value) for x in value]
         values[name] = value
-    return model.ContactChanges(values)
+    return model.ContactChanges(values, address_parts)
 
 
 _WRITE_NOTE = "Checked per vendor: a vendor without a place for a field refuses it with BAD_USER_INPUT."
@@ -348,7 +357,8 @@ class ContactPatch:
     title: str | None = strawberry.field(default=strawberry.UNSET, description="Job title.")
     alias: str | None = strawberry.field(default=strawberry.UNSET, description="Alias.")
     address: AddressInput | None = strawberry.field(
-        default=strawberry.UNSET, description="Postal address (replaces the whole address)."
+        default=strawberry.UNSET,
+        description="Postal address: only the parts given change, null clears a part; null clears the address.",
     )
     external_ids: list[ExternalIdInput] | None = strawberry.field(
         default=strawberry.UNSET, description="Ids in other systems (replaces the list)."

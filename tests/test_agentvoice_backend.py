@@ -409,7 +409,11 @@ async def test_crm_upsert_creates_with_the_vendor_default_first_name(
     assert contact.external_ids == [ExternalId("zoho", "Z-1")]
     assert "total_tasks_run" not in contact.raw  # the webhook's contact has no task counters
     assert contact.native_id in sim.records
-    assert [(c.method, c.path) for c in sim.state.calls] == [("POST", "/api/webhook/crm")]
+    # A fresh lookup first: an existing contact's first name would be sent back (none here).
+    assert [(c.method, c.path) for c in sim.state.calls] == [
+        ("GET", "/api/contacts/crm/lookup"),
+        ("POST", "/api/webhook/crm"),
+    ]
 
 
 async def test_crm_upsert_updates_the_matching_contact_and_keeps_the_rest(

@@ -145,7 +145,7 @@ async def test_get_reads_a_user_whole(backend: GenesysBackend, sim: GenesysSimul
 
 async def test_a_malformed_id_is_refused_without_a_call(backend: GenesysBackend, sim: GenesysSimulator) -> None:
     with pytest.raises(errors.BadUserInput) as caught:
-        await backend.get("not/an id")
+        await backend.get("bad\x00id")
     assert caught.value.fields == {"id": "malformed"}
     assert sim.state.calls == []
 

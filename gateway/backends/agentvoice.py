@@ -238,7 +238,7 @@ class AgentVoiceBackend(HttpBackend):
 
     async def get(self, native_id: str) -> Contact | None:
         self.check_native_id(native_id)
-        payload = await self.read_or_none(RECORD_PATH.format(id=native_id))
+        payload = await self.read_or_none(self.record_path(RECORD_PATH, native_id))
         if payload is None:
             return None
         return self.map_record(payload, to_contact)
@@ -267,22 +267,30 @@ class AgentVoiceBackend(HttpBackend):
         if not patch:
             # Nothing AgentVoice stores was named (say, only `kind: PERSON`): no write to send.
             return to_contact(current or {}, self.name)
-        return self._written(await self.write("PATCH", RECORD_PATH.format(id=native_id), patch))
+        return self._written(await self.write("PATCH", self.record_path(RECORD_PATH, native_id), patch))
 
     async def delete(self, native_id: str) -> None:
         self.check_native_id(native_id)
-        await self.write("DELETE", RECORD_PATH.format(id=native_id))
+        await self.write("DELETE", self.record_path(RECORD_PATH, native_id))
 
     async def upsert_from_crm(self, source: str, crm_id: str, changes: ContactChanges) -> Contact:
         """Create or update the contact known to `source` as `crm_id`, through the CRM webhook."""
         validation.raise_if_any(upsert_problems(source, crm_id, changes, self.name, self.region), self.name)
-        payload = self.expect_record(
-            await self.write("POST", WEBHOOK_PATH, webhook_body(source.strip(), crm_id.strip(), changes, self.region))
-        )
+        body = webhook_body(source.strip(), crm_id.strip(), changes, self.region)
+        if "first_name" not in body["data"]:
+            # The webhook puts "Unknown" in a first_name not provided, on an update too: an
+            # existing contact's own name (read fresh) is sent back instead.
+            current = await self.read_or_none(
+                LOOKUP_PATH, {PARAM_CRM_ID: crm_id.strip(), PARAM_CRM_SOURCE: source.strip()}, fresh=True
+            )
+            first_name = None if current is None else one_text(self.expect_record(current).get("first_name"))
+            if first_name is not None:
+                body["data"]["first_name"] = first_name
+        payload = self.expect_record(await self.write("POST", WEBHOOK_PATH, body))
         return self._written(payload.get("contact"))
 
     async def _current(self, native_id: str) -> Mapping[str, Any]:
-        found = await self.read_or_none(RECORD_PATH.format(id=native_id), fresh=True)
+        found = await self.read_or_none(self.record_path(RECORD_PATH, native_id), fresh=True)
         if found is None:
             raise errors.NotFound(f"backend '{self.name}' has no contact {native_id}", backend=self.name)
         return self.expect_record(found)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
+import urllib.parse
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from gateway.metrics import Metrics
 from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind
 
 log = logging.getLogger("gateway.backends")
+DOT_SEGMENTS = frozenset({".", ".."})
 
 
 class Capability(enum.Enum):
@@ -218,13 +220,18 @@ class HttpBackend(ABC):
 
     def check_native_id(self, native_id: str) -> None:
         """Refuse an id this vendor could never have issued, before any call goes out. `.` and
-        `..` never pass: in a URL path they would name another resource."""
-        if native_id in (".", "..") or not self.native_id_pattern.match(native_id):
+        `..` are refused whatever the pattern: in a path they would name another resource."""
+        if native_id in DOT_SEGMENTS or not self.native_id_pattern.match(native_id):
             raise errors.BadUserInput(
                 f"'{native_id}' is not a valid {self.vendor} id for backend '{self.name}'",
                 backend=self.name,
                 fields={"id": "malformed"},
             )
+
+    def record_path(self, template: str, native_id: str) -> str:
+        """`template` with the (checked) native id as one percent-encoded path segment."""
+        self.check_native_id(native_id)
+        return template.format(id=urllib.parse.quote(native_id, safe=""))
 
     def could_match(self, flt: ContactFilter) -> bool:
         if flt.disabled and not self.has_disabled_flag:

@@ -148,8 +148,10 @@ ADDRESS_FIELDS = {
     "country": "countryOrRegion",
 }
 WRITABLE = {*SIMPLE_FIELDS, "display_name", "emails", "phones", "address", "kind"}
-# Fields the vendor sets itself; never sent back.
-READ_ONLY = {"id", "createTime", "lastUpdatedTime"}
+# The vendor sets the id itself: never sent back. Everything else read is sent back as read (PUT
+# is a whole replacement, and the document lists createTime and lastUpdatedTime among its fields).
+READ_ONLY = {"id"}
+EMAIL_IDENTITY_TYPE = "Email"
 
 
 def write_problems(changes: ContactChanges, merged_name: str | None, backend: str, region: str) -> dict[str, str]:
@@ -166,6 +168,44 @@ def write_problems(changes: ContactChanges, merged_name: str | None, backend: st
     return problems
 
 
+def mailing_email(record: Mapping[str, Any]) -> str | None:
+    """The email address a record keeps in `mailingAddress` (as the document's sample does), if any."""
+    mailing = text(record.get("mailingAddress"))
+    return mailing if mailing is not None and _LOOKS_LIKE_EMAIL.match(mailing) else None
+
+
+def _is_email_identity(identity: Any) -> bool:
+    return isinstance(identity, Mapping) and str(identity.get("contactIdentityType", "")).casefold() in (
+        EMAIL_IDENTITY_TYPES
+    )
+
+
+def _apply_address(body: dict[str, Any], changes: ContactChanges) -> None:
+    """Only the address parts the change names; an email kept in `mailingAddress` is moved to an
+    Email identity when a new first line takes its place (unless the emails are patched too)."""
+    given = changes.address_given()
+    address = changes.get("address") or Address()
+    if "line1" in given:
+        displaced = mailing_email(body)
+        if displaced is not None and not changes.has("emails"):
+            body["contactIdentities"] = [
+                *(body.get("contactIdentities") or []),
+                {"contactIdentityType": EMAIL_IDENTITY_TYPE, "value": displaced},
+            ]
+    for field, vendor_field in ADDRESS_FIELDS.items():
+        if field in given:
+            body[vendor_field] = getattr(address, field) or ""
+
+
+def _apply_emails(body: dict[str, Any], emails: list[str]) -> None:
+    """The emails become exactly `emails`: Email identities replaced, and an email kept in
+    `mailingAddress` cleared (it is an email, not an address)."""
+    if mailing_email(body) is not None:
+        body["mailingAddress"] = ""
+    kept = [i for i in body.get("contactIdentities") or [] if not _is_email_identity(i)]
+    body["contactIdentities"] = [*kept, *({"contactIdentityType": EMAIL_IDENTITY_TYPE, "value": e} for e in emails)]
+
+
 def apply_changes(record: Mapping[str, Any], changes: ContactChanges) -> dict[str, Any]:
     """The Comm100 body for `record` with `changes` applied; fields not mentioned keep their value."""
     body = {k: v for k, v in record.items() if k not in READ_ONLY}
@@ -174,20 +214,10 @@ def apply_changes(record: Mapping[str, Any], changes: ContactChanges) -> dict[st
             body[vendor_field] = changes.get(field) or ""
     if changes.has("phones"):
         body["phone"] = (changes.get("phones") or [""])[0]
-    if changes.has("address"):
-        address = changes.get("address") or Address()
-        for field, vendor_field in ADDRESS_FIELDS.items():
-            body[vendor_field] = getattr(address, field) or ""
     if changes.has("emails"):
-        kept = [
-            i
-            for i in body.get("contactIdentities") or []
-            if isinstance(i, Mapping) and str(i.get("contactIdentityType", "")).casefold() not in EMAIL_IDENTITY_TYPES
-        ]
-        body["contactIdentities"] = [
-            *kept,
-            *({"contactIdentityType": "Email", "value": e} for e in changes.get("emails") or []),
-        ]
+        _apply_emails(body, changes.get("emails") or [])
+    if changes.has("address"):
+        _apply_address(body, changes)
     if changes.has("display_name"):
         body["name"] = changes.get("display_name") or ""
     if not text(body.get("name")):
@@ -199,12 +229,11 @@ def pushdown(flt: ContactFilter) -> dict[str, str]:
     """Vendor parameters that narrow a list without ever dropping a record `flt` would keep.
 
     `contactKeywords` searches name, company and alias by substring, so it can stand in for an
-    exact company match but not for `search` (which also covers emails).
+    exact company match but not for `search` (which also covers emails). An email is never sent as
+    `contactIdentityValue`: the identity filter cannot see an email kept in `mailingAddress` (the
+    document's own sample keeps one there), which the gateway lists among the emails.
     """
     params: dict[str, str] = {}
-    if flt.email is not None:
-        params[PARAM_IDENTITY_TYPE] = "Email"
-        params[PARAM_IDENTITY_VALUE] = flt.email.strip()
     if flt.company is not None:
         params[PARAM_KEYWORDS] = flt.company.strip()
     return params
@@ -245,7 +274,7 @@ class Comm100Backend(HttpBackend):
 
     async def get(self, native_id: str) -> Contact | None:
         self.check_native_id(native_id)
-        payload = await self.read_or_none(RECORD_PATH.format(id=native_id), INCLUDE_IDENTITIES)
+        payload = await self.read_or_none(self.record_path(RECORD_PATH, native_id), INCLUDE_IDENTITIES)
         if payload is None:
             return None
         return self.map_record(payload, to_contact)
@@ -261,17 +290,17 @@ class Comm100Backend(HttpBackend):
         self.check_native_id(native_id)
         # The input's own problems are refused before any call; the name rule needs the record.
         validation.raise_if_any(write_problems(changes, "(checked after reading)", self.name, self.region), self.name)
-        current = await self.read_or_none(RECORD_PATH.format(id=native_id), INCLUDE_IDENTITIES, fresh=True)
+        current = await self.read_or_none(self.record_path(RECORD_PATH, native_id), INCLUDE_IDENTITIES, fresh=True)
         if current is None:
             raise errors.NotFound(f"backend '{self.name}' has no contact {native_id}", backend=self.name)
         body = apply_changes(self.expect_record(current), changes)
         validation.raise_if_any(write_problems(changes, text(body.get("name")), self.name, self.region), self.name)
-        updated = self.expect_record(await self.write("PUT", RECORD_PATH.format(id=native_id), body))
+        updated = self.expect_record(await self.write("PUT", self.record_path(RECORD_PATH, native_id), body))
         return to_contact({**current, **body, **updated}, self.name)
 
     async def delete(self, native_id: str) -> None:
         self.check_native_id(native_id)
-        await self.write("DELETE", RECORD_PATH.format(id=native_id))
+        await self.write("DELETE", self.record_path(RECORD_PATH, native_id))
 
     async def scan(
         self, flt: ContactFilter, position: str | None, limit: int, include_merged: bool = False

@@ -10,6 +10,7 @@ No paging is documented, so a list is read whole and the gateway pages it.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -29,6 +30,7 @@ EMPLOYEE_ID = "employeeId"
 # What a Custom contact can hold, by the gateway's field names.
 WRITABLE = {"display_name", "phones", "kind"}
 STORED = "Genesys Custom contacts hold only a name and one phoneNumber"
+FREE_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,512}$")
 # GWS "Return Values" (Web Services API basics; the contacts document names none): 0 success;
 # 1 missing parameter, 2 invalid parameter, 10 validation error, 11 read-only property; 3
 # forbidden, 5 no permission; 4 internal error; 6 not found; 18 already exists; 20 not
@@ -131,13 +133,23 @@ def write_problems(changes: ContactChanges, backend: str, region: str) -> dict[s
 
 
 def custom_body(current: Mapping[str, Any], changes: ContactChanges) -> dict[str, Any]:
-    """The whole Custom record to send: the current values with the changes applied."""
-    body = {"name": text(current.get("name")), "type": "Custom", "phoneNumber": text(current.get("phoneNumber"))}
+    """The whole Custom record to PUT: the attributes the document makes writable (`name`,
+    `phoneNumber`; `type` is GET-only), current values with the changes applied. A phone that is
+    absent or cleared is left out rather than sent as null: PUT replaces the record."""
+    body: dict[str, Any] = {"name": text(current.get("name"))}
+    phone = text(current.get("phoneNumber"))
     if changes.has("display_name"):
         body["name"] = text(changes.get("display_name"))
     if changes.has("phones"):
-        body["phoneNumber"] = (changes.get("phones") or [None])[0]
+        phone = text((changes.get("phones") or [None])[0])
+    if phone is not None:
+        body["phoneNumber"] = phone
     return body
+
+
+def create_body(changes: ContactChanges) -> dict[str, Any]:
+    """A new Custom contact, shaped like the document's own POST example (which names the type)."""
+    return {**custom_body({}, changes), "type": VENDOR_TYPE[ContactKind.CUSTOM]}
 
 
 # ---------------------------------------------------------------------------- the backend
@@ -146,6 +158,9 @@ def custom_body(current: Mapping[str, Any], changes: ContactChanges) -> dict[str
 class GenesysBackend(HttpBackend):
     vendor = VENDOR
     settings_model = GenesysSettings
+    # The document types `id` as a free String (its own example is "Some unique id"): anything but
+    # control characters, percent-encoded in paths (dot segments are refused by the base).
+    native_id_pattern = FREE_ID
     capabilities = frozenset({Capability.READ, Capability.CREATE, Capability.UPDATE, Capability.DELETE})
     write_notes = ("writes only kind CUSTOM (name, phoneNumber); queues and users are read-only",)
     kinds = frozenset({ContactKind.CUSTOM, ContactKind.QUEUE, ContactKind.USER, ContactKind.PERSON})
@@ -208,7 +223,7 @@ class GenesysBackend(HttpBackend):
 
     async def create(self, changes: ContactChanges) -> Contact:
         problems = write_problems(changes, self.name, self.region)
-        body = custom_body({}, changes)
+        body = create_body(changes)
         if not body["name"]:
             problems["displayName"] = "Genesys requires a name: give displayName"
         validation.raise_if_any(problems, self.name)
@@ -227,12 +242,13 @@ class GenesysBackend(HttpBackend):
         body = custom_body(current, changes)
         if not body["name"]:
             validation.raise_if_any({"displayName": "Genesys requires a name: it cannot be cleared"}, self.name)
-        await self.write("PUT", RECORD_PATH.format(id=native_id), body)
-        return to_contact({**current, **body}, self.name)
+        await self.write("PUT", self.record_path(RECORD_PATH, native_id), body)
+        kept = {k: v for k, v in current.items() if k != "phoneNumber"}
+        return to_contact({**kept, **body}, self.name)
 
     async def delete(self, native_id: str) -> None:
         await self._writable(native_id, "delete")
-        await self.write("DELETE", RECORD_PATH.format(id=native_id))
+        await self.write("DELETE", self.record_path(RECORD_PATH, native_id))
 
     async def _writable(self, native_id: str, operation: str) -> Mapping[str, Any]:
         """The current record, when it is one this gateway may write (Custom); else a coded refusal."""

@@ -11,8 +11,9 @@ Serves `/api/contacts[/{id}]`, `/api/contacts/crm/lookup` and `/api/webhook/crm`
   is 409, and the lookup matches the same way; PATCH with `{}` is 400 ("No fields to update");
   null in a PATCH clears a field, and the result must still satisfy the required-field rules;
 - the webhook ignores fields it does not know (CRMs send plenty), takes the documented aliases,
-  accepts a numeric crm_id, and on update changes only the fields sent; a null first_name is
-  ignored there (a new contact gets "Unknown").
+  accepts a numeric crm_id, and on update changes only the fields sent, except that a first_name
+  not provided (absent or null) becomes "Unknown" on update as on creation: the document states
+  that default without limiting it to new contacts.
 """
 
 from __future__ import annotations
@@ -232,13 +233,11 @@ class AgentVoiceSimulator:
         if isinstance(fields, Response):
             return fields
         existing = next((r for r in self.records.values() if _same_crm(r, source, crm_id)), None)
+        if fields.get("first_name") is None:
+            fields["first_name"] = "Unknown"
         if existing is None:
-            if fields.get("first_name") is None:
-                fields["first_name"] = "Unknown"
             created = self._new_record({**fields, "crm_id": crm_id, "crm_source": source})
             return JSONResponse({"message": "Contact created successfully", "contact": _hooked(created)}, 201)
-        if fields.get("first_name", "") is None:
-            del fields["first_name"]
         existing.update(fields, updated_at=_now())
         return JSONResponse({"message": "Contact updated successfully", "contact": _hooked(existing)})
 

@@ -276,7 +276,9 @@ class Comm100Simulator:
         body, problem = await _checked_body(request)
         if problem is not None:
             return problem
-        replaced = _from_body(contact_id, body, created=record["createTime"])
+        # A full replacement: a body without createTime gets a new one, as the document lists
+        # createTime among the PUT fields (a client must send back what it read).
+        replaced = _from_body(contact_id, body, created=None)
         self.records[contact_id] = replaced
         return JSONResponse(_shown(replaced, False))
 

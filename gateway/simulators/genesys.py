@@ -12,9 +12,13 @@ written. Where it is silent this simulator chooses, after GWS's conventions:
 - Basic (`DEMO_ADMIN`, `DEMO_AGENT` users) and Bearer (`DEMO_TOKEN`, an admin) are accepted;
 - filters match the whole value without case (the document's own `type=custom` finds "Custom");
   a parameter that is not an attribute is 400;
-- POST takes `name`, `type` ("Custom", any case) and `phoneNumber` and answers 200 with the new
-  `id`; PUT replaces `name` and `phoneNumber`; any other body field is 400; writing a Queue or User
-  is 403 ("read-only"); `name` is required.
+- POST takes `name`, `type` ("Custom", any case, as in the document's example) and `phoneNumber`
+  and answers 200 with the new `id`; PUT takes only the attributes the document makes writable
+  (`name`, `phoneNumber`: `type` is GET-only, 400 with statusCode 11) and replaces both (an absent
+  `phoneNumber` is cleared); any other body field, and a null or non-text value, is 400; writing a
+  Queue or User is 403 ("read-only"); `name` is required;
+- ids are free strings (the document's own is "Some unique id"): a path segment is percent-decoded
+  whole, so an id holding `/` is one segment when the client encodes it.
 """
 
 from __future__ import annotations
@@ -91,7 +95,7 @@ class GenesysSimulator:
         self._created = 0
         routes = [
             Route("/contacts", self.list_or_create, methods=["GET", "POST"]),
-            Route("/contacts/{id}", self.one, methods=["PUT", "DELETE"]),
+            Route("/contacts/{id:path}", self.one, methods=["PUT", "DELETE"]),
         ]
         self.app = build_app([Mount(PREFIX, routes=routes)], self.state)
 
@@ -169,8 +173,8 @@ class GenesysSimulator:
         body = await _body(request)
         if isinstance(body, Response):
             return body
-        if "type" in body and str(body["type"]).casefold() != "custom":
-            return _fail(400, 1, "The type of a contact cannot change")
+        if "type" in body:
+            return _fail(400, 11, "type is a read-only property")
         record["name"] = body["name"]
         if body.get("phoneNumber"):
             record["phoneNumber"] = body["phoneNumber"]
@@ -190,7 +194,7 @@ async def _body(request: Request) -> dict[str, Any] | Response:
     unknown = sorted(set(body) - WRITABLE)
     if unknown:
         return _fail(400, 1, f"Unknown or read-only attribute(s): {', '.join(unknown)}")
-    if any(v is not None and not isinstance(v, str) for v in body.values()):
+    if any(not isinstance(v, str) for v in body.values()):
         return _fail(400, 1, "Attributes must be strings")
     if not str(body.get("name") or "").strip():
         return _fail(400, 1, "name is required")
