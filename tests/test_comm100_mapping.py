@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gateway.backends.comm100 import merge_target, page_after, pushdown, to_contact
+from gateway.backends.comm100 import merge_target, pushdown, to_contact
 from gateway.model import ZERO_GUID, Address, ContactFilter, ContactIdentity, ContactKind
 
 # The document's own example record.
@@ -142,10 +142,3 @@ def test_pushdown_uses_document_parameter_names() -> None:
     assert pushdown(ContactFilter(email=" A@B.example ", company="Acme")) == {"contactKeywords": "Acme"}
     # search also covers emails, which contactKeywords does not: not pushed.
     assert pushdown(ContactFilter(search="ava", phone="4155550100")) == {}
-
-
-def test_next_page_index_comes_from_the_absolute_next_page_url() -> None:
-    assert page_after("https://api15.comm100.io/v4/global/contacts?pageIndex=3&pageSize=50", 2) == 3
-    assert page_after("https://api15.comm100.io/v4/global/contacts?pageSize=50", 2) == 3
-    assert page_after(None, 2) is None
-    assert page_after("", 2) is None

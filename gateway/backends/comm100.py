@@ -1,7 +1,8 @@
 """Comm100 Live Chat v4 contacts: `global/contacts` under a base such as `https://api15.comm100.io/v4`.
 
 GUID ids; records may carry `mergeToContactId` (null or the all-zero GUID mean "not merged").
-Lists page with `pageIndex`/`pageSize` (1-based) until `nextPage` is null.
+Lists page with `pageIndex`/`pageSize` (1-based): the first page by index, every later one by the
+absolute `nextPage` URL the vendor returns (same origin only, always advancing), until it is null.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import httpx
 from pydantic import Field, SecretStr, model_validator
 
 from gateway import errors, validation
 from gateway.backends.base import Capability, HttpBackend, ScanResult, text, texts, timestamp
+from gateway.backends.paging import PageRequest, PageWalk, PagingError
 from gateway.config import BackendSettings
 from gateway.model import (
     ZERO_GUID,
@@ -239,17 +240,6 @@ def pushdown(flt: ContactFilter) -> dict[str, str]:
     return params
 
 
-def page_after(next_page: Any, current: int) -> int | None:
-    """The page index `nextPage` names (an absolute URL), or None at the end."""
-    if not isinstance(next_page, str) or not next_page.strip():
-        return None
-    try:
-        named = httpx.URL(next_page).params.get(PARAM_PAGE_INDEX)
-        return int(named) if named is not None else current + 1
-    except (ValueError, httpx.InvalidURL):
-        return current + 1
-
-
 # ---------------------------------------------------------------------------- the backend
 
 
@@ -306,18 +296,21 @@ class Comm100Backend(HttpBackend):
         self, flt: ContactFilter, position: str | None, limit: int, include_merged: bool = False
     ) -> ScanResult:
         """Walk vendor pages from `position` ("pageIndex:skip") until `limit` matches are found
-        and one more proves there is a next page, or the list ends."""
+        and one more proves there is a next page, or the list ends. After the first page, each
+        page is the `nextPage` URL the vendor returned, checked by `PageWalk`'s guards."""
         if not self.could_match(flt):
             return ScanResult([], [], 0)
         page_index, skip = self.parse_page_position(position, FIRST_PAGE)
         from_start = position is None
-        params = {**pushdown(flt), **INCLUDE_IDENTITIES, PARAM_PAGE_SIZE: self.settings.page_size}
+        params = {**pushdown(flt), **INCLUDE_IDENTITIES, PARAM_PAGE_SIZE: str(self.settings.page_size)}
+        page = PageRequest(LIST_PATH, {**params, PARAM_PAGE_INDEX: str(page_index)}, page_index)
+        walk = PageWalk(self.settings.url, PARAM_PAGE_INDEX, self.settings.max_pages, page)
         found: list[Contact] = []
         after: list[str] = []
         beyond = 0  # matches past `limit`, counted while their page is in hand anyway
         vendor_total: int | None = None
         while True:
-            payload = await self.read(LIST_PATH, {**params, PARAM_PAGE_INDEX: page_index})
+            payload = await self._page(walk, page)
             records = self.expect_list(payload, "contacts")
             if isinstance(payload.get("total"), int):
                 vendor_total = payload["total"]
@@ -333,16 +326,34 @@ class Comm100Backend(HttpBackend):
                     continue
                 if len(found) < limit:
                     found.append(contact)
-                    after.append(f"{page_index}:{offset + 1}")
+                    after.append(f"{page.index}:{offset + 1}")
                 else:
                     beyond += 1
-            following = page_after(payload.get("nextPage"), page_index)
             # The vendor's `total` counts every record, merged-away ones included: it is this
             # list's count only for an unfiltered list that includes them.
             vendor_count = vendor_total if flt.is_empty() and include_merged else None
-            if following is None or not records:
+            following = self._follow(walk, payload.get("nextPage"), page, len(records))
+            if following is None:
                 # The whole rest of the list was read: counted exactly when read from the start.
                 return ScanResult(found, after, len(found) + beyond if from_start else vendor_count)
             if beyond:
                 return ScanResult(found, after, vendor_count)
-            page_index, skip = following, 0
+            page, skip = following, 0
+
+    async def _page(self, walk: PageWalk, page: PageRequest) -> Any:
+        try:
+            walk.reading()
+        except PagingError as exc:
+            raise self._paging_failed(exc) from None
+        return await self.read(page.path, page.params)
+
+    def _follow(self, walk: PageWalk, next_page: Any, page: PageRequest, records: int) -> PageRequest | None:
+        try:
+            return walk.follow(next_page, page, records)
+        except PagingError as exc:
+            raise self._paging_failed(exc) from None
+
+    def _paging_failed(self, exc: PagingError) -> errors.BackendBadResponse:
+        failure = errors.bad_response(self.name, f"its paging cannot be followed: {exc}")
+        failure.details["reason"] = exc.reason
+        return failure

@@ -12,7 +12,7 @@ import base64
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -73,6 +73,9 @@ IDENTITY_FIELDS = {
     "screenName",
     "originalContactPageUrl",
 }
+# How the list's paging behaves: as documented, or broken the ways a real vendor's could be
+# (the gateway must end each walk with an error, never loop).
+PagingMode = Literal["documented", "same-url", "stuck-index", "empty-with-more", "endless", "foreign-origin"]
 _NS = uuid.UUID("6f1d4c1e-8a51-4a8e-9a36-0c0ffee10000")
 _EPOCH = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -190,8 +193,10 @@ class Comm100Simulator:
         api_key: str | None = None,
         site_id: int | None = None,
         records: list[dict[str, Any]] | None = None,
+        paging: PagingMode = "documented",
     ) -> None:
         self.token, self.email, self.api_key, self.site_id = token, email, api_key, site_id
+        self.paging = paging
         self.records: dict[str, dict[str, Any]] = {
             r["id"]: r for r in (sample_records() if records is None else records)
         }
@@ -246,14 +251,39 @@ class Comm100Simulator:
         matching = [r for r in self.records.values() if _matches(r, q)]
         start = (page_index - 1) * page_size
         page = matching[start : start + page_size]
+        next_page = _page_url(request, page_index + 1) if start + page_size < len(matching) else None
+        page, next_page = self._misbehave(request, matching, page, next_page, page_index, page_size)
         with_identities = q.get("include") == "contactIdentity"
         body = {
             "contacts": [_shown(r, with_identities) for r in page],
-            "nextPage": _page_url(request, page_index + 1) if start + page_size < len(matching) else None,
+            "nextPage": next_page,
             "previousPage": _page_url(request, page_index - 1) if page_index > 1 else None,
             "total": len(matching),
         }
         return JSONResponse(body)
+
+    def _misbehave(
+        self,
+        request: Request,
+        matching: list[dict[str, Any]],
+        page: list[dict[str, Any]],
+        next_page: str | None,
+        page_index: int,
+        page_size: int,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The page and `nextPage` a broken vendor would answer in `self.paging` mode."""
+        mode = self.paging
+        if mode == "same-url":
+            return page, str(request.url)
+        if mode == "stuck-index":  # another URL, the same page index
+            return page, str(request.url.include_query_params(pageSize=page_size % 100 + 1))
+        if mode == "empty-with-more":
+            return [], _page_url(request, page_index + 1)
+        if mode == "endless":
+            return matching[:page_size], _page_url(request, page_index + 1)
+        if mode == "foreign-origin":
+            return page, str(request.url.replace(hostname="elsewhere.example").include_query_params(pageIndex=2))
+        return page, next_page
 
     async def one(self, request: Request) -> Response:
         refusal = self._refusal(request)

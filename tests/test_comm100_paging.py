@@ -1,0 +1,179 @@
+"""Comm100 paging by the vendor's own `nextPage` URLs, and the guards that end a broken walk with a
+coded error instead of a loop (issue 16 item 4, issue 17)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from gateway import errors
+from gateway.backends.comm100 import Comm100Backend, Comm100Settings
+from gateway.backends.paging import PageRequest, PageWalk, PagingError
+from gateway.model import ContactFilter
+from gateway.simulators import comm100
+from gateway.simulators.common import SimulatorTransport
+from tests.conftest import Harness
+
+BASE = "https://api15.comm100.io/v4"
+LIST = "/v4/global/contacts"
+FIRST = PageRequest("global/contacts", {"pageIndex": "1", "pageSize": "10"}, 1)
+
+
+def walk(max_pages: int = 1000) -> PageWalk:
+    return PageWalk(BASE, "pageIndex", max_pages, FIRST)
+
+
+# ---------------------------------------------------------------------------- the guards, pure
+
+
+def test_a_next_page_on_the_same_origin_is_followed_as_given() -> None:
+    following = walk().follow(f"{BASE}/global/contacts?pageSize=10&pageIndex=2&cursor=x", FIRST, 10)
+    assert following == PageRequest("global/contacts", {"pageSize": "10", "pageIndex": "2", "cursor": "x"}, 2)
+
+
+@pytest.mark.parametrize("end", [None, "", "  "])
+def test_no_next_page_ends_the_walk(end: str | None) -> None:
+    assert walk().follow(end, FIRST, 10) is None
+
+
+BROKEN = {
+    "another host": ("https://evil.example/v4/global/contacts?pageIndex=2", "NEXT_PAGE_FOREIGN"),
+    "another scheme": ("http://api15.comm100.io/v4/global/contacts?pageIndex=2", "NEXT_PAGE_FOREIGN"),
+    "another port": ("https://api15.comm100.io:8443/v4/global/contacts?pageIndex=2", "NEXT_PAGE_FOREIGN"),
+    "outside the base path": ("https://api15.comm100.io/v5/global/contacts?pageIndex=2", "NEXT_PAGE_FOREIGN"),
+    "the same page": (f"{BASE}/global/contacts?pageSize=10&pageIndex=1", "PAGE_REPEATED"),
+    "an index going back": (f"{BASE}/global/contacts?pageSize=20&pageIndex=1", "PAGE_INDEX_NOT_ADVANCING"),
+    "no index": (f"{BASE}/global/contacts?pageSize=10", "NEXT_PAGE_INVALID"),
+    "not text": (42, "NEXT_PAGE_INVALID"),
+    "not a URL": ("http://[::1", "NEXT_PAGE_INVALID"),
+}
+
+
+@pytest.mark.parametrize(("next_page", "reason"), BROKEN.values(), ids=BROKEN.keys())
+def test_a_next_page_that_cannot_be_trusted_ends_the_walk(next_page: Any, reason: str) -> None:
+    with pytest.raises(PagingError) as caught:
+        walk().follow(next_page, FIRST, 10)
+    assert caught.value.reason == reason
+
+
+def test_an_empty_page_may_not_claim_more() -> None:
+    with pytest.raises(PagingError) as caught:
+        walk().follow(f"{BASE}/global/contacts?pageIndex=2", FIRST, 0)
+    assert caught.value.reason == "EMPTY_PAGE_WITH_MORE"
+
+
+def test_the_page_cap_counts_every_page_read() -> None:
+    capped = walk(max_pages=3)
+    for _ in range(3):
+        capped.reading()
+    with pytest.raises(PagingError) as caught:
+        capped.reading()
+    assert caught.value.reason == "PAGE_CAP"
+
+
+# ---------------------------------------------------------------------------- against the simulator
+
+
+def make_backend(transport: httpx.AsyncBaseTransport, **settings: Any) -> Comm100Backend:
+    raw = {**comm100.demo_backend_settings("http://comm100.test"), "retries": 0, **settings}
+    return Comm100Backend("support", Comm100Settings.model_validate(raw), transport=transport)
+
+
+@pytest.fixture
+async def backends() -> AsyncIterator[Callable[..., Comm100Backend]]:
+    made: list[Comm100Backend] = []
+
+    def factory(transport: httpx.AsyncBaseTransport, **settings: Any) -> Comm100Backend:
+        made.append(make_backend(transport, **settings))
+        return made[-1]
+
+    yield factory
+    for backend in made:
+        await backend.aclose()
+
+
+async def test_every_page_after_the_first_is_the_vendors_next_page_url(
+    backends: Callable[..., Comm100Backend],
+) -> None:
+    """A vendor whose nextPage carries its own parameters (a continuation token) is followed as is."""
+    asked: list[httpx.URL] = []
+
+    def vendor(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url)
+        index = int(request.url.params["pageIndex"])
+        record = {"id": comm100.guid(f"paged-{index}"), "name": f"Page {index}"}
+        following = (
+            f"http://comm100.test/v4/global/contacts?pageIndex={index + 1}&token=t{index}" if index < 3 else None
+        )
+        return httpx.Response(200, json={"contacts": [record], "nextPage": following, "total": 3})
+
+    backend = backends(httpx.MockTransport(vendor))
+    result = await backend.scan(ContactFilter(), None, 100)
+    assert [c.display_name for c in result.contacts] == ["Page 1", "Page 2", "Page 3"]
+    assert [dict(u.params) for u in asked[1:]] == [{"pageIndex": "2", "token": "t1"}, {"pageIndex": "3", "token": "t2"}]
+    # A cursor names the page index the vendor gave: resuming asks for that page.
+    rest = await backend.scan(ContactFilter(), result.after[1], 100)
+    assert [c.display_name for c in rest.contacts] == ["Page 3"]
+
+
+MODES = {
+    "same-url": "PAGE_REPEATED",
+    "stuck-index": "PAGE_INDEX_NOT_ADVANCING",
+    "empty-with-more": "EMPTY_PAGE_WITH_MORE",
+    "foreign-origin": "NEXT_PAGE_FOREIGN",
+}
+
+
+@pytest.mark.parametrize(("mode", "reason"), MODES.items(), ids=MODES.keys())
+async def test_a_broken_next_page_is_a_bad_response_after_one_call(
+    backends: Callable[..., Comm100Backend], mode: comm100.PagingMode, reason: str
+) -> None:
+    sim = comm100.Comm100Simulator(paging=mode)
+    backend = backends(SimulatorTransport(app=sim.app), page_size=10)
+    with pytest.raises(errors.BackendBadResponse) as caught:
+        await backend.scan(ContactFilter(search="example"), None, 1000)
+    assert caught.value.details["reason"] == reason and caught.value.backend == "support"
+    assert sim.state.count("GET", LIST) == 1
+
+
+async def test_endless_pages_stop_at_max_pages(backends: Callable[..., Comm100Backend]) -> None:
+    sim = comm100.Comm100Simulator(paging="endless")
+    backend = backends(SimulatorTransport(app=sim.app), page_size=10, max_pages=7)
+    with pytest.raises(errors.BackendBadResponse) as caught:
+        await backend.scan(ContactFilter(search="no such person anywhere"), None, 10)
+    assert caught.value.details["reason"] == "PAGE_CAP"
+    assert sim.state.count("GET", LIST) == 7
+
+
+def test_max_pages_defaults_to_a_sane_cap() -> None:
+    settings = Comm100Settings.model_validate(comm100.demo_backend_settings("http://comm100.test"))
+    assert settings.max_pages == 1000
+
+
+# ---------------------------------------------------------------------------- through the gateway
+
+QUERY = '{ contacts(first: 5, filter: {search: "nobody at all"}) { edges { node { id } } } }'
+
+
+@pytest.mark.parametrize("mode", ["same-url", "endless"])
+@pytest.mark.parametrize("ttl_s", [60, 0], ids=["cached", "ttl 0"])
+async def test_a_looping_vendor_ends_the_request_promptly_with_a_coded_error(
+    make_custom: Callable[..., Harness], mode: comm100.PagingMode, ttl_s: float
+) -> None:
+    sim = comm100.Comm100Simulator(paging=mode)
+    settings = {**comm100.demo_backend_settings("http://comm100.test"), "ttl_s": ttl_s, "max_pages": 20}
+    harness = make_custom({"support": (sim, settings)}, server={"deadline_s": 8})
+    for _ in range(2):  # the second time, whatever the first left in the cache
+        started = time.monotonic()
+        answer = await harness.run(QUERY)
+        assert time.monotonic() - started < 2.0
+        error = answer["errors"][0]
+        assert error["extensions"]["code"] == "BACKEND_BAD_RESPONSE", orjson.dumps(answer)
+        assert error["extensions"]["backend"] == "support"
+        assert error["extensions"]["reason"] == {"same-url": "PAGE_REPEATED", "endless": "PAGE_CAP"}[mode]
+    assert sim.state.count("GET", LIST) <= 2 * 20
