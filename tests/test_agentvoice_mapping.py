@@ -9,7 +9,6 @@ import pytest
 from gateway.backends.agentvoice import (
     AgentVoiceSettings,
     patch_needs_record,
-    pushdown,
     required_problems,
     to_contact,
     to_vendor,
@@ -19,10 +18,8 @@ from gateway.backends.agentvoice import (
 from gateway.model import (
     Address,
     ContactChanges,
-    ContactFilter,
     ContactKind,
     ExternalId,
-    ExternalIdFilter,
 )
 
 # The document's own example record (with real UUIDs in place of "uuid").
@@ -131,26 +128,6 @@ def test_timestamp_without_zone_is_utc() -> None:
 
 
 # ---------------------------------------------------------------------------- filters
-
-
-def test_external_id_with_system_and_value_becomes_a_crm_lookup() -> None:
-    flt = ContactFilter(external_id=ExternalIdFilter(system=" salesforce ", value="CRM123"))
-    assert pushdown(flt) == {"crm_id": "CRM123", "crm_source": "salesforce"}
-
-
-@pytest.mark.parametrize(
-    "flt",
-    [
-        ContactFilter(),
-        ContactFilter(email="john@example.com", first_name="John", company="Example Corp", search="jo"),
-        ContactFilter(phone="+1234567890"),
-        ContactFilter(external_id=ExternalIdFilter(system="salesforce")),
-        ContactFilter(external_id=ExternalIdFilter(value="CRM123")),
-        ContactFilter(external_id=ExternalIdFilter(system=" ", value="CRM123")),
-    ],
-)
-def test_other_filters_read_the_whole_list(flt: ContactFilter) -> None:
-    assert pushdown(flt) == {}
 
 
 # ---------------------------------------------------------------------------- writes

@@ -137,8 +137,9 @@ def test_identity_without_a_type_is_kept_as_unknown() -> None:
     assert contact.identities == [ContactIdentity(type="Unknown", value="v")]
 
 
-def test_pushdown_uses_document_parameter_names() -> None:
-    # An email may live in mailingAddress, where the identity filter cannot see it: not pushed.
-    assert pushdown(ContactFilter(email=" A@B.example ", company="Acme")) == {"contactKeywords": "Acme"}
-    # search also covers emails, which contactKeywords does not: not pushed.
+def test_no_filter_is_pushed_to_comm100() -> None:
+    # An email may live in mailingAddress, where the identity filter cannot see it, and the
+    # document does not say whether keywords or identity values match without case: nothing is sent.
+    assert pushdown(ContactFilter(email=" A@B.example ", company="Acme")) == {}
+    # search also covers emails, which contactKeywords does not.
     assert pushdown(ContactFilter(search="ava", phone="4155550100")) == {}

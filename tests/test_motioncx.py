@@ -121,14 +121,10 @@ def test_pushdown_uses_the_documents_parameter_names() -> None:
         search="ava",
         disabled=False,
     )
+    # Text is never sent (the document does not say it matches without case); flags are.
     assert pushdown(flt) == {
-        "Email": "ava@acme.example",
-        "FirstName": "ava",
-        "LastName": "Nguyen",
-        "Organization": "Acme Corp",
         "IsAgent": "true",
         "IsDidabled": "false",  # sic: the document's spelling
-        "ExternalID": "EXT-1",
     }
     assert pushdown(ContactFilter(kinds=frozenset({ContactKind.PERSON, ContactKind.AGENT}))) == {}
     assert pushdown(ContactFilter(external_id=ExternalIdFilter("salesforce", "EXT-1"))) == {}
@@ -211,7 +207,7 @@ async def test_filters_go_to_the_vendor_and_the_answer_matches_the_gateways_rule
         ContactFilter(email=person.email.upper(), kinds=frozenset({ContactKind.PERSON})), None, 10
     )
     assert [c.display_name for c in result.contacts] == [person.name]
-    assert sent(sim) == {"TenantID": ["2"], "Email": [person.email], "IsAgent": ["false"]}
+    assert sent(sim) == {"TenantID": ["2"], "IsAgent": ["false"]}
     agents = await backend.scan(ContactFilter(kinds=frozenset({ContactKind.AGENT})), None, 100)
     assert agents.contacts and all(c.kind is ContactKind.AGENT for c in agents.contacts)
     assert sent(sim)["IsAgent"] == ["true"]

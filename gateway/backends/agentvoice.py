@@ -100,18 +100,6 @@ def to_contact(record: Mapping[str, Any], backend: str) -> Contact:
     )
 
 
-def pushdown(flt: ContactFilter) -> dict[str, str]:
-    """CRM lookup parameters when the filter names both a CRM and an id in it; else nothing (the
-    whole list is read). The lookup matches exactly what the gateway keeps: the source compared
-    without case, the id as written."""
-    wanted = flt.external_id
-    if wanted is None or wanted.system is None or wanted.value is None:
-        return {}
-    if not wanted.system.strip() or not wanted.value.strip():
-        return {}
-    return {PARAM_CRM_ID: wanted.value, PARAM_CRM_SOURCE: wanted.system.strip()}
-
-
 def _unsupported_reason(field: str, backend: str) -> str:
     if field == "displayName":
         return f"backend '{backend}' has no display name: AgentVoice shows first_name + last_name (give those)"
@@ -230,10 +218,9 @@ class AgentVoiceBackend(HttpBackend):
         return to_contact(record, self.name)
 
     async def fetch_records(self, flt: ContactFilter) -> list[Mapping[str, Any]]:
-        lookup = pushdown(flt)
-        if lookup:
-            found = await self.read_or_none(LOOKUP_PATH, lookup)
-            return [] if found is None else [self.expect_record(found)]
+        """The whole list: AgentVoice documents no list filters, and its CRM lookup cannot stand in
+        for an external-id filter (the document does not say it ignores the source's case, as the
+        gateway does, and it answers one contact where several may match)."""
         return self.expect_list(await self.read(LIST_PATH))
 
     async def get(self, native_id: str) -> Contact | None:

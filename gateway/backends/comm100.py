@@ -227,17 +227,14 @@ def apply_changes(record: Mapping[str, Any], changes: ContactChanges) -> dict[st
 
 
 def pushdown(flt: ContactFilter) -> dict[str, str]:
-    """Vendor parameters that narrow a list without ever dropping a record `flt` would keep.
+    """Vendor parameters that narrow a list without ever dropping a record `flt` would keep: none.
 
-    `contactKeywords` searches name, company and alias by substring, so it can stand in for an
-    exact company match but not for `search` (which also covers emails). An email is never sent as
-    `contactIdentityValue`: the identity filter cannot see an email kept in `mailingAddress` (the
-    document's own sample keeps one there), which the gateway lists among the emails.
+    The document does not say whether `contactKeywords` or the identity filters ignore case (the
+    gateway's filter does), nor how keywords match; and an email may be kept in `mailingAddress`
+    (the document's own sample), where the identity filter cannot see it. So every filter is
+    applied by the gateway to the pages it reads.
     """
-    params: dict[str, str] = {}
-    if flt.company is not None:
-        params[PARAM_KEYWORDS] = flt.company.strip()
-    return params
+    return {}
 
 
 # ---------------------------------------------------------------------------- the backend

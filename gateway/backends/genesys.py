@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import SecretStr, model_validator
 
 from gateway import errors, validation
-from gateway.backends.base import Capability, HttpBackend, external_value, text, texts
+from gateway.backends.base import Capability, HttpBackend, text, texts
 from gateway.config import BackendSettings
 from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind, ExternalId
 
@@ -104,21 +104,16 @@ def to_contact(record: Mapping[str, Any], backend: str) -> Contact:
 
 
 def pushdown(flt: ContactFilter) -> dict[str, str]:
-    """Attribute filters the vendor applies without losing a record the gateway would keep: the
-    type (from one wanted kind), first and last name, and the employee id. Not the phone number,
-    whose stored spelling is free text."""
+    """Attribute filters the vendor applies without losing a record the gateway would keep: only
+    the type (from one wanted kind), which the document shows matching without case
+    (`type=custom` finds "Custom"). It says nothing of case for names or the employee id (the
+    gateway ignores case in names), and the phone number is free text: those are applied by the
+    gateway to the whole list."""
     params: dict[str, str] = {}
     if flt.kinds is not None:
         wanted = [VENDOR_TYPE[k] for k in flt.kinds if k in VENDOR_TYPE]
         if len(wanted) == 1 and ContactKind.PERSON not in flt.kinds:
             params["type"] = wanted[0]
-    if flt.first_name is not None and flt.first_name.strip():
-        params["firstName"] = flt.first_name.strip()
-    if flt.last_name is not None and flt.last_name.strip():
-        params["lastName"] = flt.last_name.strip()
-    employee = external_value(flt, EMPLOYEE_ID)
-    if employee is not None:
-        params[EMPLOYEE_ID] = employee
     return params
 
 

@@ -15,9 +15,8 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from gateway.backends.base import HttpBackend, external_value, flag, text, texts, timestamp
+from gateway.backends.base import HttpBackend, flag, text, texts, timestamp
 from gateway.config import BackendSettings
-from gateway.filtering import normalize_email
 from gateway.model import Address, Contact, ContactFilter, ContactKind, ExternalId
 
 VENDOR = "motioncx"
@@ -110,27 +109,19 @@ def to_contact(record: Mapping[str, Any], backend: str) -> Contact:
 
 def pushdown(flt: ContactFilter) -> dict[str, str]:
     """The filter as MotionCX parameters, where the vendor can narrow the list without losing a
-    record the gateway's own filter would keep (that filter is applied afterwards anyway).
+    record the gateway's own filter would keep (that filter is applied afterwards anyway): only the
+    flags (`IsAgent` from one wanted kind, `IsDidabled`).
 
-    Phone is not sent: the document gives no format for it, so which spellings the vendor would
-    match is unknown; `search` has no vendor counterpart."""
+    Text is never sent: the document does not say whether `Email`, `FirstName`, `LastName`,
+    `Organization` or `ExternalID` match without case or surrounding spaces as the gateway does,
+    nor gives a format for `Phone`; `search` has no vendor counterpart."""
     params: dict[str, str] = {}
-    if flt.email is not None and normalize_email(flt.email):
-        params[PARAM_EMAIL] = normalize_email(flt.email)
-    for value, name in ((flt.first_name, PARAM_FIRST_NAME), (flt.last_name, PARAM_LAST_NAME)):
-        if value is not None and value.strip():
-            params[name] = value.strip()
-    if flt.company is not None and flt.company.strip():
-        params[PARAM_ORGANIZATION] = flt.company.strip()
     if flt.kinds is not None:
         wanted = flt.kinds & {ContactKind.AGENT, ContactKind.PERSON}
         if len(wanted) == 1:
             params[PARAM_IS_AGENT] = "true" if ContactKind.AGENT in wanted else "false"
     if flt.disabled is not None:
         params[PARAM_DISABLED] = "true" if flt.disabled else "false"
-    external = external_value(flt, EXTERNAL_SYSTEM)
-    if external is not None:
-        params[PARAM_EXTERNAL_ID] = external
     return params
 
 

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from gateway.simulators.common import SimulatorState, build_app, json_body, keyed_by_id
+from gateway.simulators.common import SimulatorState, build_app, json_body, keyed_by_id, same_text
 from gateway.simulators.people import AGENTVOICE_CUSTOMERS, CUSTOMERS, NEAR_MISSES, Person, shouted
 
 PREFIX = "/api"
@@ -122,8 +122,11 @@ class AgentVoiceSimulator:
         api_key: str = DEMO_API_KEY,
         organization_id: str = DEMO_ORGANIZATION_ID,
         records: list[dict[str, Any]] | None = None,
+        case_sensitive: bool = False,
     ) -> None:
         self.api_key, self.organization_id = api_key, organization_id
+        # The document does not say whether crm_source compares without case: this mode is exact.
+        self.case_sensitive = case_sensitive
         self.records = keyed_by_id(sample_records() if records is None else records)
         self.state = SimulatorState()
         self._created = 0
@@ -149,7 +152,13 @@ class AgentVoiceSimulator:
         source, crm_id = record.get("crm_source"), record.get("crm_id")
         if source is None or crm_id is None:
             return False
-        return any(r.get("id") != own_id and _same_crm(r, source, crm_id) for r in self.records.values())
+        return any(r.get("id") != own_id and self._same_crm(r, source, crm_id) for r in self.records.values())
+
+    def _same_crm(self, record: dict[str, Any], source: str, crm_id: str) -> bool:
+        return same_text(record.get("crm_source"), source, exact=self.case_sensitive) and record.get("crm_id") == crm_id
+
+    def _by_crm(self, source: str, crm_id: str) -> dict[str, Any] | None:
+        return next((r for r in self.records.values() if self._same_crm(r, source, crm_id)), None)
 
     # ------------------------------------------------------------------ routes
 
@@ -182,7 +191,7 @@ class AgentVoiceSimulator:
         crm_id, source = q.get("crm_id", ""), q.get("crm_source", "")
         if not crm_id or not source:
             return _error(400, "crm_id and crm_source are required")
-        found = next((r for r in self.records.values() if _same_crm(r, source, crm_id)), None)
+        found = self._by_crm(source, crm_id)
         if found is None:
             return _error(404, "Contact not found")
         return JSONResponse(found)
@@ -232,7 +241,7 @@ class AgentVoiceSimulator:
         fields = _webhook_fields(data)
         if isinstance(fields, Response):
             return fields
-        existing = next((r for r in self.records.values() if _same_crm(r, source, crm_id)), None)
+        existing = self._by_crm(source, crm_id)
         if fields.get("first_name") is None:
             fields["first_name"] = "Unknown"
         if existing is None:
@@ -276,11 +285,6 @@ def _no_params(request: Request) -> Response | None:
     if request.query_params:
         return _error(400, f"Unknown query parameter(s): {', '.join(sorted(request.query_params))}")
     return None
-
-
-def _same_crm(record: dict[str, Any], source: str, crm_id: str) -> bool:
-    stored = record.get("crm_source")
-    return isinstance(stored, str) and stored.casefold() == source.casefold() and record.get("crm_id") == crm_id
 
 
 def _hooked(record: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from gateway.model import ZERO_GUID
-from gateway.simulators.common import SimulatorState, build_app, json_body
+from gateway.simulators.common import SimulatorState, build_app, contains_text, json_body, same_text
 from gateway.simulators.people import (
     COMM100_CUSTOMERS,
     CUSTOMERS,
@@ -194,9 +194,12 @@ class Comm100Simulator:
         site_id: int | None = None,
         records: list[dict[str, Any]] | None = None,
         paging: PagingMode = "documented",
+        case_sensitive: bool = False,
     ) -> None:
         self.token, self.email, self.api_key, self.site_id = token, email, api_key, site_id
         self.paging = paging
+        # The document does not say whether its filters ignore case: this mode matches exactly.
+        self.case_sensitive = case_sensitive
         self.records: dict[str, dict[str, Any]] = {
             r["id"]: r for r in (sample_records() if records is None else records)
         }
@@ -248,7 +251,7 @@ class Comm100Simulator:
             return _error(400, "pageIndex and pageSize must be integers")
         if page_index < 1 or not 1 <= page_size <= 100:
             return _error(400, "pageIndex starts at 1; pageSize is between 1 and 100")
-        matching = [r for r in self.records.values() if _matches(r, q)]
+        matching = [r for r in self.records.values() if _matches(r, q, exact=self.case_sensitive)]
         start = (page_index - 1) * page_size
         page = matching[start : start + page_size]
         next_page = _page_url(request, page_index + 1) if start + page_size < len(matching) else None
@@ -337,29 +340,21 @@ def _page_url(request: Request, page_index: int) -> str:
     return str(request.url.include_query_params(pageIndex=page_index))
 
 
-def _contains(value: Any, needle: str) -> bool:
-    return isinstance(value, str) and needle.casefold() in value.casefold()
-
-
-def _same(value: Any, wanted: str) -> bool:
-    return isinstance(value, str) and value.casefold() == wanted.casefold()
-
-
-def _matches(record: dict[str, Any], q: Any) -> bool:
+def _matches(record: dict[str, Any], q: Any, *, exact: bool) -> bool:
     keywords = q.get("contactKeywords")
-    if keywords and not any(_contains(record.get(k), keywords) for k in ("name", "company", "alias")):
+    if keywords and not any(contains_text(record.get(k), keywords, exact=exact) for k in ("name", "company", "alias")):
         return False
     identity_filters = [
-        ("contactIdentityType", "contactIdentityType", _same),
-        ("contactIdentityValue", "value", _same),
-        ("contactIdentityName", "name", _same),
-        ("contactIdentityValueSearch", "value", _contains),
+        ("contactIdentityType", "contactIdentityType", same_text),
+        ("contactIdentityValue", "value", same_text),
+        ("contactIdentityName", "name", same_text),
+        ("contactIdentityValueSearch", "value", contains_text),
     ]
     wanted = [(field, q[param], test) for param, field, test in identity_filters if q.get(param)]
     if not wanted:
         return True
     return any(
-        all(test(identity.get(field), value) for field, value, test in wanted)
+        all(test(identity.get(field), value, exact=exact) for field, value, test in wanted)
         for identity in record.get("contactIdentities", [])
     )
 

@@ -157,3 +157,18 @@ def keyed_by_id(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Records by id, in order. A test may hand in a malformed record without an id: it gets a
     placeholder key so it is still served in lists."""
     return {str(r.get("id") or f"no-id-{n}"): r for n, r in enumerate(records)}
+
+
+def same_text(stored: Any, wanted: str, *, exact: bool) -> bool:
+    """A text filter's comparison: trimmed and without case, or (`exact`, a simulator's
+    case-sensitive mode: no vendor document promises more) the value exactly as stored."""
+    if not isinstance(stored, str):
+        return False
+    return stored == wanted if exact else stored.strip().casefold() == wanted.strip().casefold()
+
+
+def contains_text(stored: Any, needle: str, *, exact: bool) -> bool:
+    """A search filter's comparison: a substring without case, or (`exact`) as written."""
+    if not isinstance(stored, str):
+        return False
+    return needle in stored if exact else needle.casefold() in stored.casefold()

@@ -10,7 +10,8 @@ written. Where it is silent this simulator chooses, after GWS's conventions:
   HTTP status: 400 (statusCode 1 missing or 2 invalid parameter), 401 (20, not authenticated),
   403 (5, no permission; 11 for a read-only Queue or User), 404 (6, no such contact);
 - Basic (`DEMO_ADMIN`, `DEMO_AGENT` users) and Bearer (`DEMO_TOKEN`, an admin) are accepted;
-- filters match the whole value without case (the document's own `type=custom` finds "Custom");
+- filters match the whole value without case (the document's own `type=custom` finds "Custom"),
+  or, in the case-sensitive mode, exactly (all but `type`);
   a parameter that is not an attribute is 400;
 - POST takes `name`, `type` ("Custom", any case, as in the document's example) and `phoneNumber`
   and answers 200 with the new `id`; PUT takes only the attributes the document makes writable
@@ -32,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from gateway.simulators.common import SimulatorState, build_app, keyed_by_id
+from gateway.simulators.common import SimulatorState, build_app, keyed_by_id, same_text
 from gateway.simulators.people import AGENTS, CUSTOMERS, GENESYS_CUSTOMERS, us_dashed, us_national
 
 PREFIX = "/api/v2"
@@ -89,8 +90,11 @@ def sample_records() -> list[dict[str, Any]]:
 class GenesysSimulator:
     """One simulated GWS server; `app` is the ASGI app, `state` the request log and faults."""
 
-    def __init__(self, *, records: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, *, records: list[dict[str, Any]] | None = None, case_sensitive: bool = False) -> None:
         self.records = keyed_by_id(sample_records() if records is None else records)
+        # The document does not say whether attribute filters ignore case (except `type`, whose
+        # own example `type=custom` finds "Custom"): this mode matches every other one exactly.
+        self.case_sensitive = case_sensitive
         self.state = SimulatorState()
         self._created = 0
         routes = [
@@ -133,11 +137,13 @@ class GenesysSimulator:
         unknown = sorted(set(request.query_params) - set(ATTRIBUTES))
         if unknown:
             return _fail(400, 1, f"Unknown attribute(s): {', '.join(unknown)}")
-        wanted = {k: v.strip().casefold() for k, v in request.query_params.items()}
         found = [
             r
             for r in self.records.values()
-            if all(str(r.get(k, "")).strip().casefold() == v for k, v in wanted.items())
+            if all(
+                same_text(str(r.get(k, "")), v, exact=self.case_sensitive and k != "type")
+                for k, v in request.query_params.items()
+            )
         ]
         return JSONResponse({"statusCode": 0, "contacts": found})
 

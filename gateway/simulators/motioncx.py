@@ -9,7 +9,8 @@ example. The document lists only 200, 401 and 403; where it is silent this simul
   `IsDisabled` for the document's `IsDidabled`, finds out); the deprecated `AddRelatedTickets` and
   `RemoveRelatedTickets` are accepted and ignored;
 - text filters (`Email`, `FirstName`, `LastName`, `Organization`, `Title`, `Alias`, `ExternalID`)
-  match the whole value, trimmed and without case; `Phone` matches the digits, ignoring formatting;
+  match the whole value, trimmed and without case (exactly, in the case-sensitive mode); `Phone`
+  matches the digits, ignoring formatting;
   `ID` matches the integer id; `IsAgent`/`IsDidabled` take `true`/`false` (any case, or 1/0);
 - errors are `{"message": "..."}`; any other method is 405.
 """
@@ -23,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.simulators.common import SimulatorState, build_app
+from gateway.simulators.common import SimulatorState, build_app, same_text
 from gateway.simulators.people import (
     AGENTS,
     CUSTOMERS,
@@ -108,8 +109,11 @@ class MotionCXSimulator:
         token: str = DEMO_TOKEN,
         tenant_id: int = DEMO_TENANT_ID,
         records: list[dict[str, Any]] | None = None,
+        case_sensitive: bool = False,
     ) -> None:
         self.token, self.tenant_id = token, tenant_id
+        # The document does not say whether its filters ignore case: this mode matches exactly.
+        self.case_sensitive = case_sensitive
         self.records: list[dict[str, Any]] = sample_records() if records is None else records
         self.state = SimulatorState()
         self.app = build_app([Route(LIST_PATH, self.contacts, methods=["GET"])], self.state)
@@ -124,20 +128,20 @@ class MotionCXSimulator:
         if unknown:
             return _error(400, f"Unknown parameter(s): {', '.join(unknown)}")
         try:
-            found = [r for r in self.records if _matches(r, request.query_params)]
+            found = [r for r in self.records if _matches(r, request.query_params, exact=self.case_sensitive)]
         except ValueError as exc:
             return _error(400, str(exc))
         return JSONResponse(found)
 
 
-def _matches(record: dict[str, Any], params: Any) -> bool:
+def _matches(record: dict[str, Any], params: Any, *, exact: bool) -> bool:
     if "ID" in params:
         if not params["ID"].strip().isdigit():
             raise ValueError("ID must be a number")
         if record.get("id") != int(params["ID"]):
             return False
     for param, field in TEXT_FILTERS.items():
-        if param in params and not _same(record.get(field), params[param]):
+        if param in params and not same_text(record.get(field), params[param], exact=exact):
             return False
     if "Phone" in params:
         wanted = "".join(c for c in params["Phone"] if c.isdigit())
@@ -148,10 +152,6 @@ def _matches(record: dict[str, Any], params: Any) -> bool:
         if param in params and bool(record.get(field)) != _flag(param, params[param]):
             return False
     return True
-
-
-def _same(stored: Any, wanted: str) -> bool:
-    return isinstance(stored, str) and stored.strip().casefold() == wanted.strip().casefold()
 
 
 def _flag(name: str, value: str) -> bool:
