@@ -53,6 +53,17 @@ class ContactIdentity:
     url: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    """One phone number as the vendor keeps it: `raw` as written, `type` the kind of number
+    ("phone", or the channel of a Comm100 identity such as "WhatsApp"), `source` the vendor field
+    or identity list it came from."""
+
+    raw: str
+    type: str
+    source: str
+
+
 @dataclass(slots=True)
 class Contact:
     """One vendor record in the unified shape; `raw` is the record as the vendor sent it."""
@@ -66,6 +77,8 @@ class Contact:
     last_name: str | None = None
     emails: list[str] = field(default_factory=list)
     phones: list[str] = field(default_factory=list)
+    # Every number with where it came from (`phones` holds their distinct texts).
+    phone_numbers: list[PhoneNumber] = field(default_factory=list)
     company: str | None = None
     title: str | None = None
     alias: str | None = None

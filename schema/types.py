@@ -18,7 +18,8 @@ from strawberry.scalars import JSON
 from gateway import model
 from gateway.backends.base import Capability as CapabilityModel
 from gateway.backends.registry import VENDORS
-from gateway.filtering import checked
+from gateway.distinct import distinct_emails, distinct_phones, shown_phone
+from gateway.filtering import checked, normalize_phone
 from resolvers import merges, people
 from resolvers.context import RequestContext
 
@@ -103,6 +104,35 @@ class ContactIdentity:
     url: str | None = strawberry.field(description="The profile page (originalContactPageUrl).")
 
 
+@strawberry.type(description="One phone number of a contact, as the vendor keeps it and as the gateway reads it.")
+class PhoneNumber:
+    number: str = strawberry.field(
+        description="The number as Contact.phones shows it: E.164 where it can be read, else as written."
+    )
+    e164: str | None = strawberry.field(
+        description="The number in E.164 (region from server.default_region); null when it cannot be read."
+    )
+    raw: str = strawberry.field(description="The number exactly as the vendor wrote it.")
+    type: str = strawberry.field(
+        description="The kind of number: 'phone' for a plain phone field, else a Comm100 identity's channel "
+        "as the vendor names it (e.g. 'WhatsApp')."
+    )
+    source: str = strawberry.field(
+        description="The vendor field it came from: 'phone' (Comm100, MotionCX, AgentVoice), "
+        "'phoneNumber' (Genesys) or 'contactIdentities' (a Comm100 identity)."
+    )
+
+    @classmethod
+    def of(cls, number: model.PhoneNumber, region: str) -> PhoneNumber:
+        return cls(
+            number=shown_phone(number.raw, region),
+            e164=normalize_phone(number.raw, region),
+            raw=number.raw,
+            type=number.type,
+            source=number.source,
+        )
+
+
 @strawberry.interface(description="An object with a global id, findable with Query.node.")
 class Node:
     id: strawberry.ID = strawberry.field(description="The global id.")
@@ -124,12 +154,6 @@ class Contact(Node):
     )
     first_name: str | None = strawberry.field(description="Given name.")
     last_name: str | None = strawberry.field(description="Family name.")
-    emails: list[str] = strawberry.field(
-        description="Email addresses as the vendor stores them (Comm100: Email identities)."
-    )
-    phones: list[str] = strawberry.field(
-        description="Phone numbers as the vendor stores them (Comm100: phone and Phone/SMS/WhatsApp identities)."
-    )
     company: str | None = strawberry.field(description="Company or organization.")
     title: str | None = strawberry.field(description="Job title.")
     alias: str | None = strawberry.field(description="Alias (MotionCX: hides an agent's real name).")
@@ -146,6 +170,36 @@ class Contact(Node):
     merged_into_id: strawberry.ID | None = strawberry.field(
         description="Comm100: the id this record was merged into (mergeToContactId); null when not merged."
     )
+
+    @strawberry.field(
+        description=(
+            "Email addresses, each once (compared without case; the vendor's first spelling is kept). "
+            "Comm100: Email identities, and an email kept in mailingAddress."
+        )
+    )
+    def emails(self, root: strawberry.Parent[model.Contact]) -> list[str]:
+        return distinct_emails(root.emails)
+
+    @strawberry.field(
+        description=(
+            "Phone numbers, each once, in the vendor's order: in E.164 where the number can be read "
+            "(numbers without a country code read in server.default_region), else as the vendor wrote it. "
+            "Comm100: phone and Phone/SMS/WhatsApp/Voice identities. See phoneNumbers for the vendor's spellings."
+        )
+    )
+    def phones(self, root: strawberry.Parent[model.Contact], info: Info) -> list[str]:
+        return distinct_phones(root.phones, info.context.gateway.settings.server.default_region)
+
+    @strawberry.field(
+        description=(
+            "Every phone number the vendor keeps for this contact, with its own spelling and where it came "
+            "from; one number kept in two places (say phone and a WhatsApp identity) is listed twice here "
+            "and once in phones."
+        )
+    )
+    def phone_numbers(self, root: strawberry.Parent[model.Contact], info: Info) -> list[PhoneNumber]:
+        region = info.context.gateway.settings.server.default_region
+        return [PhoneNumber.of(n, region) for n in root.phone_numbers]
 
     @strawberry.field(description="The vendor API this record came from.")
     def vendor(self, root: strawberry.Parent[model.Contact]) -> Vendor:

@@ -305,14 +305,14 @@ async def test_create_update_delete_round_trip_through_graphql(make_harness: Har
     read = "query($id: ID!) { contact(id: $id) { displayName phones kind } }"
     assert (await h.run(read, {"id": contact_id}))["data"]["contact"] == {
         "displayName": "Night Line",
-        "phones": ["312-555-0111"],
+        "phones": ["+13125550111"],
         "kind": "CUSTOM",
     }
     renamed = await h.run(
         'mutation($id: ID!) { updateContact(id: $id, input: {displayName: "Night Desk"}) { displayName phones } }',
         {"id": contact_id},
     )
-    assert renamed["data"]["updateContact"] == {"displayName": "Night Desk", "phones": ["312-555-0111"]}
+    assert renamed["data"]["updateContact"] == {"displayName": "Night Desk", "phones": ["+13125550111"]}
     assert (await h.run(read, {"id": contact_id}))["data"]["contact"]["displayName"] == "Night Desk"
     deleted = await h.run("mutation($id: ID!) { deleteContact(id: $id) }", {"id": contact_id})
     assert deleted == {"data": {"deleteContact": contact_id}}

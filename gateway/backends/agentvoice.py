@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator
 
 from gateway import errors, validation
-from gateway.backends.base import Capability, HttpBackend, text, texts, timestamp
+from gateway.backends.base import PHONE_TYPE, Capability, HttpBackend, phone_numbers, raw_phones, text, texts, timestamp
 from gateway.config import BackendSettings
 from gateway.filtering import normalize_phone
 from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind, ExternalId
@@ -82,6 +82,7 @@ def crm_external_ids(record: Mapping[str, Any]) -> list[ExternalId]:
 def to_contact(record: Mapping[str, Any], backend: str) -> Contact:
     """Map one AgentVoice contact (listed, fetched, looked up or written) into the unified shape."""
     first, last = one_text(record.get("first_name")), one_text(record.get("last_name"))
+    numbers = phone_numbers((record.get("phone"), PHONE_TYPE, "phone"))
     return Contact(
         backend=backend,
         vendor=VENDOR,
@@ -91,7 +92,8 @@ def to_contact(record: Mapping[str, Any], backend: str) -> Contact:
         first_name=first,
         last_name=last,
         emails=all_texts(record.get("email")),
-        phones=all_texts(record.get("phone")),
+        phones=raw_phones(numbers),
+        phone_numbers=numbers,
         company=one_text(record.get("company")),
         external_ids=crm_external_ids(record),
         created_at=timestamp(record.get("created_at")),

@@ -25,10 +25,12 @@ from gateway.config import BackendSettings
 from gateway.filtering import matches
 from gateway.http import VendorClient
 from gateway.metrics import Metrics
-from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind
+from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind, PhoneNumber
 
 log = logging.getLogger("gateway.backends")
 DOT_SEGMENTS = frozenset({".", ".."})
+# The `type` of a number kept in a vendor's plain phone field (not a channel identity).
+PHONE_TYPE = "phone"
 
 
 class Capability(enum.Enum):
@@ -335,6 +337,23 @@ def texts(*values: Any) -> list[str]:
         if item is not None and item not in seen:
             seen.append(item)
     return seen
+
+
+def phone_numbers(*entries: tuple[Any, str, str]) -> list[PhoneNumber]:
+    """`(value, type, source)` entries as phone numbers: the texts among them (a field holding an
+    array gives one entry per text), each distinct entry once, in order."""
+    found: list[PhoneNumber] = []
+    for value, kind, source in entries:
+        for raw in texts(*value) if isinstance(value, list) else texts(value):
+            number = PhoneNumber(raw, kind, source)
+            if number not in found:
+                found.append(number)
+    return found
+
+
+def raw_phones(numbers: Sequence[PhoneNumber]) -> list[str]:
+    """The distinct texts of `numbers`, in order (what `Contact.phones` holds)."""
+    return texts(*(n.raw for n in numbers))
 
 
 def flag(value: Any) -> bool | None:

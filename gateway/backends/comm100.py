@@ -15,7 +15,17 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, model_validator
 
 from gateway import errors, validation
-from gateway.backends.base import Capability, HttpBackend, ScanResult, text, texts, timestamp
+from gateway.backends.base import (
+    PHONE_TYPE,
+    Capability,
+    HttpBackend,
+    ScanResult,
+    phone_numbers,
+    raw_phones,
+    text,
+    texts,
+    timestamp,
+)
 from gateway.backends.paging import PageRequest, PageWalk, PagingError
 from gateway.config import BackendSettings
 from gateway.model import (
@@ -95,6 +105,10 @@ def to_contact(record: Mapping[str, Any], backend: str) -> Contact:
         to_identity(i) for i in (raw_identities if isinstance(raw_identities, list) else []) if isinstance(i, Mapping)
     ]
     by_type = [(i.type.casefold(), i.value) for i in identities if i.value]
+    numbers = phone_numbers(
+        (record.get("phone"), PHONE_TYPE, "phone"),
+        *((i.value, i.type, "contactIdentities") for i in identities if i.type.casefold() in PHONE_IDENTITY_TYPES),
+    )
     mailing = text(record.get("mailingAddress"))
     # Comm100's own sample puts an email address in mailingAddress: treat it as the email it is.
     mailing_is_email = mailing is not None and bool(_LOOKS_LIKE_EMAIL.match(mailing))
@@ -118,7 +132,8 @@ def to_contact(record: Mapping[str, Any], backend: str) -> Contact:
             *(v for t, v in by_type if t in EMAIL_IDENTITY_TYPES),
             mailing if mailing_is_email else None,
         ),
-        phones=texts(record.get("phone"), *(v for t, v in by_type if t in PHONE_IDENTITY_TYPES)),
+        phones=raw_phones(numbers),
+        phone_numbers=numbers,
         fax=text(record.get("fax")),
         description=text(record.get("description")),
         company=text(record.get("company")),

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import SecretStr, model_validator
 
 from gateway import errors, validation
-from gateway.backends.base import Capability, HttpBackend, text, texts
+from gateway.backends.base import PHONE_TYPE, Capability, HttpBackend, phone_numbers, raw_phones, text
 from gateway.config import BackendSettings
 from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind, ExternalId
 
@@ -88,6 +88,7 @@ def to_contact(record: Mapping[str, Any], backend: str) -> Contact:
     """Map one GWS contact (Custom, Queue or User) into the unified shape."""
     first, last = text(record.get("firstName")), text(record.get("lastName"))
     employee = text(record.get(EMPLOYEE_ID))
+    numbers = phone_numbers((record.get("phoneNumber"), PHONE_TYPE, "phoneNumber"))
     return Contact(
         backend=backend,
         vendor=VENDOR,
@@ -96,7 +97,8 @@ def to_contact(record: Mapping[str, Any], backend: str) -> Contact:
         display_name=text(record.get("name")) or " ".join(n for n in (first, last) if n) or None,
         first_name=first,
         last_name=last,
-        phones=texts(record.get("phoneNumber")),
+        phones=raw_phones(numbers),
+        phone_numbers=numbers,
         alias=text(record.get("userName")),
         external_ids=[ExternalId(EMPLOYEE_ID, employee)] if employee is not None else [],
         raw=dict(record),

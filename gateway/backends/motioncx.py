@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from gateway.backends.base import HttpBackend, flag, text, texts, timestamp
+from gateway.backends.base import PHONE_TYPE, HttpBackend, flag, phone_numbers, raw_phones, text, texts, timestamp
 from gateway.config import BackendSettings
 from gateway.model import Address, Contact, ContactFilter, ContactKind, ExternalId
 
@@ -86,6 +86,7 @@ def address(record: Mapping[str, Any]) -> Address | None:
 def to_contact(record: Mapping[str, Any], backend: str) -> Contact:
     """Map one MotionCX contact into the unified shape."""
     external = text(record.get("externalId"))
+    numbers = phone_numbers((record.get("phone"), PHONE_TYPE, "phone"))
     return Contact(
         backend=backend,
         vendor=VENDOR,
@@ -95,7 +96,8 @@ def to_contact(record: Mapping[str, Any], backend: str) -> Contact:
         first_name=text(record.get("firstName")),
         last_name=text(record.get("lastName")),
         emails=texts(record.get("email")),
-        phones=texts(record.get("phone")),
+        phones=raw_phones(numbers),
+        phone_numbers=numbers,
         company=text(record.get("organization")),
         title=text(record.get("title")),
         alias=text(record.get("alias")),
