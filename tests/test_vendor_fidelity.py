@@ -8,14 +8,18 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from gateway import errors
 from gateway.backends.agentvoice import AgentVoiceBackend, AgentVoiceSettings
 from gateway.backends.comm100 import Comm100Backend, Comm100Settings, apply_changes
 from gateway.backends.genesys import GenesysBackend, GenesysSettings
+from gateway.backends.motioncx import MotionCXBackend, MotionCXSettings
+from gateway.backends.registry import settings_models
+from gateway.config import ConfigError, parse_config
 from gateway.model import ContactChanges, ContactFilter
-from gateway.simulators import agentvoice, comm100, genesys
+from gateway.simulators import agentvoice, comm100, genesys, motioncx
 from gateway.simulators.common import SimulatorTransport
 from tests.conftest import Harness
 from tests.test_comm100_mapping import DOC_RECORD
@@ -241,3 +245,36 @@ async def test_the_webhook_defaults_a_missing_first_name_on_update_too() -> None
         )
     assert answer.status_code == 200
     assert answer.json()["contact"]["first_name"] == "Unknown"
+
+
+# ---------------------------------------------------------------------------- assumptions an operator can change
+
+
+@pytest.mark.parametrize(("configured", "works"), [(None, False), ("Token", True)])
+async def test_the_motioncx_auth_scheme_is_an_assumption_the_config_can_change(
+    configured: str | None, works: bool
+) -> None:
+    sim = motioncx.MotionCXSimulator(auth_scheme="Token")
+    extra = {} if configured is None else {"auth_scheme": configured}
+    settings = MotionCXSettings.model_validate({**motioncx.demo_backend_settings("http://mcx.test"), **extra})
+    backend = MotionCXBackend("agents", settings, transport=SimulatorTransport(app=sim.app))
+    try:
+        if works:
+            assert (await backend.scan(ContactFilter(), None, 5)).contacts
+        else:
+            with pytest.raises(errors.BackendUnauthorized):
+                await backend.scan(ContactFilter(), None, 5)
+    finally:
+        await backend.aclose()
+    assert sim.state.calls[-1].headers["authorization"].startswith(f"{configured or 'apikey'} ")
+
+
+def test_a_bad_auth_scheme_or_page_size_is_refused_at_start_with_the_key_path() -> None:
+    backends = {
+        "agents": {**motioncx.demo_backend_settings("http://mcx.test"), "auth_scheme": "two words"},
+        "support": {**comm100.demo_backend_settings("http://comm100.test"), "page_size": 101},
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_config(orjson.dumps({"backends": backends}).decode(), settings_models(), env={})
+    problems = "\n".join(caught.value.problems)
+    assert "backends.agents.auth_scheme" in problems and "backends.support.page_size" in problems

@@ -45,10 +45,18 @@ INCLUDE_IDENTITIES = {"include": "contactIdentity"}
 PARAM_KEYWORDS = "contactKeywords"
 PARAM_IDENTITY_TYPE = "contactIdentityType"
 PARAM_IDENTITY_VALUE = "contactIdentityValue"
+# Assumption (the document shows `nextPage`/`previousPage`/`total` in a list answer but names no
+# paging parameters): the first page is asked for with `pageIndex` (1-based) and `pageSize`.
 PARAM_PAGE_INDEX = "pageIndex"
 PARAM_PAGE_SIZE = "pageSize"
 FIRST_PAGE = 1
+# Assumption (the document names no page size or limit): 50 a page by default, at most 100; both
+# are the `page_size` setting's default and bound, so an operator can change what is asked for.
+ASSUMED_PAGE_SIZE = 50
+ASSUMED_MAX_PAGE_SIZE = 100
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Assumption (the document's only identity type is "Twitter"): the names of the identity types
+# holding an email or a phone number, compared without case. "Email" is also the type written.
 EMAIL_IDENTITY_TYPES = {"email"}
 PHONE_IDENTITY_TYPES = {"phone", "sms", "whatsapp", "voice"}
 _LOOKS_LIKE_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -60,9 +68,9 @@ class Comm100Settings(BackendSettings):
     email: str | None = None
     api_key: SecretStr | None = None
     site_id: int | None = None
-    # The document names no limit; the simulator refuses more than 100 a page (400), so a config
-    # asking for more is refused at start rather than failing every list.
-    page_size: int = Field(default=50, ge=1, le=100)
+    # A config asking for more than the assumed limit is refused at start rather than failing
+    # every list (the simulator, like the assumed vendor, answers 400).
+    page_size: int = Field(default=ASSUMED_PAGE_SIZE, ge=1, le=ASSUMED_MAX_PAGE_SIZE)
 
     @model_validator(mode="after")
     def _one_way_to_authenticate(self) -> Comm100Settings:
@@ -167,7 +175,7 @@ WRITABLE = {*SIMPLE_FIELDS, "display_name", "emails", "phones", "address", "kind
 # The vendor sets the id itself: never sent back. Everything else read is sent back as read (PUT
 # is a whole replacement, and the document lists createTime and lastUpdatedTime among its fields).
 READ_ONLY = {"id"}
-EMAIL_IDENTITY_TYPE = "Email"
+EMAIL_IDENTITY_TYPE = "Email"  # assumption: see EMAIL_IDENTITY_TYPES
 
 
 def write_problems(changes: ContactChanges, merged_name: str | None, backend: str, region: str) -> dict[str, str]:

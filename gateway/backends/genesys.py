@@ -23,6 +23,13 @@ from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind, E
 
 VENDOR = "genesys"
 LIST_PATH = "contacts"
+# The document shows a list as `{contacts: [...]}`. Assumptions (GWS's general conventions; the
+# contacts document is silent): every answer may carry `statusCode` (0 success) and
+# `statusMessage`, and a POST answers the new `id` at the top level or inside `contact`.
+CONTACTS_KEY = "contacts"
+STATUS_KEY = "statusCode"
+STATUS_MESSAGE_KEY = "statusMessage"
+CREATED_KEY = "contact"
 RECORD_PATH = "contacts/{id}"
 KINDS = {"custom": ContactKind.CUSTOM, "queue": ContactKind.QUEUE, "user": ContactKind.USER}
 VENDOR_TYPE = {ContactKind.CUSTOM: "Custom", ContactKind.QUEUE: "Queue", ContactKind.USER: "User"}
@@ -176,10 +183,10 @@ class GenesysBackend(HttpBackend):
         """A GWS envelope with a non-zero statusCode is a failure, whatever the HTTP status said."""
         if not isinstance(payload, Mapping):
             return
-        status = envelope_status(payload.get("statusCode"))
+        status = envelope_status(payload.get(STATUS_KEY))
         if status == 0:
             return
-        message = text(payload.get("statusMessage")) or errors.vendor_message(payload)
+        message = text(payload.get(STATUS_MESSAGE_KEY)) or errors.vendor_message(payload)
         said = (f": {message}" if message else "") + f" (GWS statusCode {status})"
         name = self.name
         if status == STATUS_NOT_FOUND:
@@ -204,7 +211,7 @@ class GenesysBackend(HttpBackend):
         return to_contact(record, self.name)
 
     async def fetch_records(self, flt: ContactFilter) -> list[Mapping[str, Any]]:
-        return self.expect_list(await self.read(LIST_PATH, pushdown(flt)), "contacts")
+        return self.expect_list(await self.read(LIST_PATH, pushdown(flt)), CONTACTS_KEY)
 
     async def get(self, native_id: str) -> Contact | None:
         record = await self._record(native_id)
@@ -215,7 +222,7 @@ class GenesysBackend(HttpBackend):
         payload = await self.read_or_none(LIST_PATH, {"id": native_id}, fresh=fresh)
         if payload is None:  # "not found" as an envelope or HTTP 404 rather than an empty list
             return None
-        records = self.expect_list(payload, "contacts")
+        records = self.expect_list(payload, CONTACTS_KEY)
         return next((r for r in records if text(r.get("id")) == native_id), None)
 
     async def create(self, changes: ContactChanges) -> Contact:
@@ -225,11 +232,11 @@ class GenesysBackend(HttpBackend):
             problems["displayName"] = "Genesys requires a name: give displayName"
         validation.raise_if_any(problems, self.name)
         answer = self.expect_record(await self.write("POST", LIST_PATH, body))
-        nested = answer.get("contact")
+        nested = answer.get(CREATED_KEY)
         created: Mapping[str, Any] = nested if isinstance(nested, Mapping) else answer
         if text(created.get("id")) is None:
             raise errors.bad_response(self.name, "the created contact has no id")
-        return to_contact({**body, **{k: v for k, v in created.items() if k != "statusCode"}}, self.name)
+        return to_contact({**body, **{k: v for k, v in created.items() if k != STATUS_KEY}}, self.name)
 
     async def update(self, native_id: str, changes: ContactChanges) -> Contact:
         """GWS has only PUT (full replacement): read, check it is Custom, apply the patch, PUT it all."""

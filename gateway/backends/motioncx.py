@@ -1,5 +1,6 @@
 """MotionCX contacts: `GET crm/external/v1/contacts` under the tenant's base URL, with the
-`TenantID` query parameter and `Authorization: apikey <token>`. Read-only: no writes are documented.
+`TenantID` query parameter and `Authorization: apikey <token>` (the scheme is assumed, and
+configurable). Read-only: no writes are documented.
 
 Records have integer ids; `isAgent` tells agents from customers. The list takes filters as query
 parameters and answers a bare JSON array, with no paging documented. The document's own example is
@@ -35,12 +36,16 @@ PARAM_DISABLED = "IsDidabled"  # sic: the document's spelling
 # own external system, which the document does not name.
 EXTERNAL_SYSTEM = "external"
 INTEGER_ID = re.compile(r"^[0-9]{1,18}$")
+# Assumption (the document says only that an Authorization header is used, not its scheme): the
+# token goes as `Authorization: apikey <token>`. The `auth_scheme` setting changes the word.
+ASSUMED_AUTH_SCHEME = "apikey"
 
 
 class MotionCXSettings(BackendSettings):
     vendor: Literal["motioncx"]
     tenant_id: int = Field(ge=0)
     token: SecretStr | None = None
+    auth_scheme: str = Field(default=ASSUMED_AUTH_SCHEME, pattern=r"^[A-Za-z][A-Za-z0-9._~+/-]{0,63}$")
 
     @model_validator(mode="after")
     def _credentials_given(self) -> MotionCXSettings:
@@ -142,7 +147,9 @@ class MotionCXBackend(HttpBackend):
 
     def auth_headers(self) -> dict[str, str]:
         token = self.settings.token
-        return {"Authorization": f"apikey {token.get_secret_value()}"} if token is not None else {}
+        if token is None:
+            return {}
+        return {"Authorization": f"{self.settings.auth_scheme} {token.get_secret_value()}"}
 
     def base_params(self) -> dict[str, str]:
         return {PARAM_TENANT: str(self.settings.tenant_id)}

@@ -110,8 +110,9 @@ class MotionCXSimulator:
         tenant_id: int = DEMO_TENANT_ID,
         records: list[dict[str, Any]] | None = None,
         case_sensitive: bool = False,
+        auth_scheme: str = "apikey",
     ) -> None:
-        self.token, self.tenant_id = token, tenant_id
+        self.token, self.tenant_id, self.auth_scheme = token, tenant_id, auth_scheme
         # The document does not say whether its filters ignore case: this mode matches exactly.
         self.case_sensitive = case_sensitive
         self.records: list[dict[str, Any]] = sample_records() if records is None else records
@@ -119,8 +120,8 @@ class MotionCXSimulator:
         self.app = build_app([Route(LIST_PATH, self.contacts, methods=["GET"])], self.state)
 
     async def contacts(self, request: Request) -> Response:
-        if request.headers.get("authorization", "") != f"apikey {self.token}":
-            return _error(401, "Unauthorized: a valid 'Authorization: apikey <token>' header is required")
+        if request.headers.get("authorization", "") != f"{self.auth_scheme} {self.token}":
+            return _error(401, f"Unauthorized: a valid 'Authorization: {self.auth_scheme} <token>' header is required")
         tenant = request.query_params.get("TenantID", "")
         if not tenant.strip().isdigit() or int(tenant) != self.tenant_id:
             return _error(403, "Forbidden: this key has no access to that TenantID")
