@@ -18,10 +18,11 @@ from strawberry.scalars import JSON
 from gateway import model
 from gateway.backends.base import Capability as CapabilityModel
 from gateway.backends.registry import VENDORS
-from gateway.distinct import distinct_emails, distinct_phones, shown_phone
-from gateway.filtering import checked, normalize_phone
+from gateway.distinct import distinct_emails, distinct_phones
+from gateway.filtering import checked
 from resolvers import merges, people
 from resolvers.context import RequestContext
+from schema.phone_numbers import PhoneNumber
 
 Info = strawberry.Info[RequestContext, None]
 
@@ -102,35 +103,6 @@ class ContactIdentity:
     screen_name: str | None = strawberry.field(description="The screen name (e.g. '@handle').")
     avatar_url: str | None = strawberry.field(description="The avatar picture's URL.")
     url: str | None = strawberry.field(description="The profile page (originalContactPageUrl).")
-
-
-@strawberry.type(description="One phone number of a contact, as the vendor keeps it and as the gateway reads it.")
-class PhoneNumber:
-    number: str = strawberry.field(
-        description="The number as Contact.phones shows it: E.164 where it can be read, else as written."
-    )
-    e164: str | None = strawberry.field(
-        description="The number in E.164 (region from server.default_region); null when it cannot be read."
-    )
-    raw: str = strawberry.field(description="The number exactly as the vendor wrote it.")
-    type: str = strawberry.field(
-        description="The kind of number: 'phone' for a plain phone field, else a Comm100 identity's channel "
-        "as the vendor names it (e.g. 'WhatsApp')."
-    )
-    source: str = strawberry.field(
-        description="The vendor field it came from: 'phone' (Comm100, MotionCX, AgentVoice), "
-        "'phoneNumber' (Genesys) or 'contactIdentities' (a Comm100 identity)."
-    )
-
-    @classmethod
-    def of(cls, number: model.PhoneNumber, region: str) -> PhoneNumber:
-        return cls(
-            number=shown_phone(number.raw, region),
-            e164=normalize_phone(number.raw, region),
-            raw=number.raw,
-            type=number.type,
-            source=number.source,
-        )
 
 
 @strawberry.interface(description="An object with a global id, findable with Query.node.")
