@@ -159,7 +159,10 @@ async def both_ways(vendor: str, case_sensitive: bool, people: list[dict[str, An
     make_sim, to_record, backend_settings = VENDOR_CASES[vendor]
     sim = make_sim(records=[to_record(n, p) for n, p in enumerate(people)], case_sensitive=case_sensitive)
     backend_class = VENDORS[vendor]
-    conf = backend_class.settings_model.model_validate({**backend_settings("http://vendor.test"), "retries": 0})
+    paged = {"page_size": 2} if vendor == "comm100" else {}  # walk several pages by nextPage
+    conf = backend_class.settings_model.model_validate(
+        {**backend_settings("http://vendor.test"), "retries": 0, **paged}
+    )
     backend = backend_class(vendor, conf, transport=SimulatorTransport(app=sim.app))
     try:
         pushed = await backend.scan(flt, None, 1000)

@@ -380,13 +380,3 @@ def timestamp(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def external_value(flt: ContactFilter, system: str) -> str | None:
-    """The external id value `flt` asks for when it could be one of `system`'s (or any system's)."""
-    wanted = flt.external_id
-    if wanted is None or wanted.value is None or not wanted.value.strip():
-        return None
-    if wanted.system is not None and wanted.system.strip().casefold() != system.casefold():
-        return None
-    return wanted.value
