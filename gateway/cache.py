@@ -121,12 +121,6 @@ def call_key(method: str, path: str, params: Mapping[str, Any] | None) -> str:
     return hashlib.sha256(canonical).hexdigest()[:32]
 
 
-class CacheUnavailable(errors.GatewayError):
-    """The shared cache cannot be reached for something that needs it (serialising a write)."""
-
-    code = "CACHE_UNAVAILABLE"
-
-
 class ReadCache:
     def __init__(
         self,
@@ -400,7 +394,7 @@ class ReadCache:
         """Hold `name` against every instance sharing the store (in this process for memory).
 
         Waits up to `wait_s` for another holder (errors.Conflict after that). A shared store that
-        cannot be reached within `wait_s` gives CacheUnavailable: nothing can be serialised, so
+        cannot be reached within `wait_s` gives errors.CacheUnavailable: nothing can be serialised, so
         nothing may proceed."""
         if not self.shared:
             async with self._local_lock(name):
@@ -420,7 +414,7 @@ class ReadCache:
                 break
             if time.monotonic() + LOAD_POLL_S >= give_up:
                 if unreachable:
-                    raise CacheUnavailable(
+                    raise errors.CacheUnavailable(
                         "the shared cache cannot be reached, so this write cannot be serialised with"
                         " other instances' writes to the same record; nothing was written, try again shortly"
                     )

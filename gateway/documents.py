@@ -17,16 +17,8 @@ from gateway import errors
 PARSED_DOCUMENTS = 512
 
 
-class DocumentError(errors.GatewayError):
-    """The document cannot be run at all (a parse error, too many tokens, no such operation)."""
-
-    code = "GRAPHQL_PARSE_FAILED"
-
-    def __init__(self, message: str, *, code: str | None = None, locations: list[dict[str, int]] | None = None):
-        super().__init__(message)
-        if code is not None:
-            self.code = code  # type: ignore[misc]
-        self.locations = locations or []
+# What `parse_document` and `chosen_operation` raise: the document cannot be run at all.
+DocumentError = (errors.GraphQLParseFailed, errors.BadUserInput)
 
 
 @lru_cache(maxsize=PARSED_DOCUMENTS)
@@ -35,7 +27,7 @@ def _parse(query: str, max_tokens: int) -> DocumentNode:
 
 
 def parse_document(query: str, max_tokens: int) -> DocumentNode:
-    """The parsed document, or DocumentError (with line and column) when it cannot be parsed."""
+    """The parsed document, or GRAPHQL_PARSE_FAILED (with line and column) when it cannot be parsed."""
     try:
         return _parse(query, max_tokens)
     except GraphQLSyntaxError as exc:
@@ -43,7 +35,7 @@ def parse_document(query: str, max_tokens: int) -> DocumentNode:
         message = exc.message
         if "more than" in message and "tokens" in message:
             message += " (server.max_tokens)"
-        raise DocumentError(message, locations=where) from None
+        raise errors.GraphQLParseFailed(message, locations=where) from None
 
 
 def operations(document: DocumentNode) -> list[OperationDefinitionNode]:
@@ -56,13 +48,12 @@ def chosen_operation(document: DocumentNode, operation_name: str | None) -> Oper
     if operation_name is None:
         if len(found) == 1:
             return found[0]
-        raise DocumentError(
+        raise errors.BadUserInput(
             "the document has several operations: give operationName"
             if found
-            else "the document has no operation to run",
-            code="BAD_USER_INPUT",
+            else "the document has no operation to run"
         )
     for operation in found:
         if operation.name is not None and operation.name.value == operation_name:
             return operation
-    raise DocumentError(f"the document has no operation named '{operation_name}'", code="BAD_USER_INPUT")
+    raise errors.BadUserInput(f"the document has no operation named '{operation_name}'")

@@ -16,7 +16,9 @@ offending fields of a bad input, the chain of a merge cycle...).
     ├── BackendTimeout             BACKEND_TIMEOUT       no answer within timeout_s / deadline
     ├── BackendBadResponse         BACKEND_BAD_RESPONSE  the vendor answered something unusable
     ├── MergeCycle                 MERGE_CYCLE           a Comm100 merge chain loops
-    └── MergeTargetMissing         MERGE_TARGET_MISSING  a merge chain points at nothing
+    ├── MergeTargetMissing         MERGE_TARGET_MISSING  a merge chain points at nothing
+    ├── GraphQLParseFailed         GRAPHQL_PARSE_FAILED  the document does not parse (or is too big)
+    └── CacheUnavailable           CACHE_UNAVAILABLE     a write cannot be serialised: no shared cache
 """
 
 from __future__ import annotations
@@ -122,20 +124,19 @@ class MergeTargetMissing(GatewayError):
     code = "MERGE_TARGET_MISSING"
 
 
-ALL_ERRORS: tuple[type[GatewayError], ...] = (
-    Unauthenticated,
-    Forbidden,
-    BadUserInput,
-    NotFound,
-    NotSupported,
-    Conflict,
-    BackendUnauthorized,
-    BackendUnavailable,
-    BackendTimeout,
-    BackendBadResponse,
-    MergeCycle,
-    MergeTargetMissing,
-)
+class GraphQLParseFailed(GatewayError):
+    code = "GRAPHQL_PARSE_FAILED"
+
+    def __init__(self, message: str, *, locations: list[dict[str, int]] | None = None) -> None:
+        super().__init__(message)
+        self.locations = locations or []
+
+
+class CacheUnavailable(GatewayError):
+    """The shared cache cannot be reached for something that needs it (serialising a write)."""
+
+    code = "CACHE_UNAVAILABLE"
+
 
 # Vendor messages are echoed to clients for 4xx answers; bound them so a vendor dumping a page
 # of HTML into an error body cannot flood a response.
@@ -152,7 +153,7 @@ def vendor_message(body: Any) -> str | None:
     return None
 
 
-def error_for_status(status: int, backend: str, message: str | None = None, *, write: bool = False) -> GatewayError:
+def error_for_status(status: int, backend: str, message: str | None = None) -> GatewayError:
     """Map a vendor's HTTP error status to the gateway error a client sees."""
     said = f": {message}" if message else ""
     if status == 400 or status == 422:

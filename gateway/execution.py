@@ -94,17 +94,17 @@ def error_entry(error: GraphQLError, request_id: str) -> dict[str, Any]:
 def request_error(error: errors.GatewayError) -> dict[str, Any]:
     """A whole-request failure (no execution happened), shaped like any GraphQL error."""
     entry: dict[str, Any] = {"message": error.message}
-    if isinstance(error, DocumentError) and error.locations:
+    if isinstance(error, errors.GraphQLParseFailed) and error.locations:
         entry["locations"] = error.locations
     entry["extensions"] = error.extensions()
     return {"errors": [entry]}
 
 
 def prepare(gateway: Gateway, query: str | None, operation_name: str | None) -> DocumentNode:
-    """The parsed document (within server.max_tokens) with a runnable operation; DocumentError
-    when there is none. Nothing is validated yet."""
+    """The parsed document (within server.max_tokens) with a runnable operation; one of
+    `DocumentError` when there is none. Nothing is validated yet."""
     if not query:
-        raise DocumentError("the request has no 'query' string", code="BAD_USER_INPUT")
+        raise errors.BadUserInput("the request has no 'query' string", fields={"query": "required"})
     document = parse_document(query, gateway.settings.server.max_tokens)
     chosen_operation(document, operation_name)
     return document

@@ -255,13 +255,6 @@ class HttpBackend(ABC):
             return None
         return mapper(record, self.name)
 
-    def map_all(
-        self,
-        records: Sequence[Mapping[str, Any]],
-        mapper: Callable[[Mapping[str, Any], str], Contact],
-    ) -> list[Contact]:
-        return [c for c in (self.map_one(r, mapper) for r in records) if c is not None]
-
     def parse_page_position(self, position: str | None, first_page: int) -> tuple[int, int]:
         """A paged vendor's position "pageIndex:skip"."""
         if position is None:
@@ -365,10 +358,6 @@ def flag(value: Any) -> bool | None:
     if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
         return value.strip().lower() in ("true", "1")
     return None
-
-
-def first_of(values: Sequence[Any]) -> Any:
-    return values[0] if values else None
 
 
 def timestamp(value: Any) -> datetime | None:
