@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import yaml
@@ -155,6 +155,9 @@ class BackendSettings(_Strict):
     # The largest answer the gateway reads from this vendor; a larger one is cut off and reported
     # (BACKEND_BAD_RESPONSE) instead of filling the gateway's memory.
     max_response_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # What carries the calls under httpx (gateway/transport.py): aiohttp by measurement; httpcore
+    # is httpx's own, and the one that honours HTTP(S)_PROXY.
+    transport: Literal["aiohttp", "httpcore"] = "aiohttp"
     # The most pages one list walk reads from a paging vendor; a list longer than that (or a
     # vendor whose pages never end) is reported (BACKEND_BAD_RESPONSE) instead of read forever.
     max_pages: int = Field(default=1000, ge=1, le=1_000_000)
@@ -191,7 +194,7 @@ _SECRET_HEADERS = {"authorization", "x-api-key", "proxy-authorization", "cookie"
 # Settings that change how the gateway calls a backend, not whose data it gets.
 _OPERATIONAL = {
     "timeout_s", "ttl_s", "stale_s", "page_size", "retries", "retry_backoff_s",
-    "breaker_failures", "breaker_cooldown_s", "rate_limit", "max_response_bytes", "max_pages",
+    "breaker_failures", "breaker_cooldown_s", "rate_limit", "max_response_bytes", "transport", "max_pages",
 }  # fmt: skip
 
 

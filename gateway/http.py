@@ -32,6 +32,7 @@ from gateway.resilience import (
     read_budget,
     remaining,
 )
+from gateway.transport import vendor_transport
 
 log = logging.getLogger("gateway.http")
 # The GraphQL request being served; sent to vendors as X-Request-ID so their logs can be matched.
@@ -79,7 +80,7 @@ class VendorClient:
             headers=merged,
             params=self.base_params,
             timeout=settings.timeout_s,
-            transport=transport,
+            transport=transport or vendor_transport(settings.transport),
             follow_redirects=False,
         )
 
