@@ -536,6 +536,16 @@ def write_report(rows: list[list[str]], notes: list[str], command: str, started:
         "  mapping vendor records, 7% GraphQL execution. Tried and dropped, as they did not pay: mapping",
         "  only the records a page shows (lazily) and uvloop. Against a direct client calling all four",
         "  at once the ratio is 1.08.",
+        "- Uncached reads (issue 19): under 20 connections, py-spy put 27% of the gateway's CPU in",
+        "  httpcore's `_assign_requests_to_connections`, which asks every pooled connection whether it",
+        "  expired (`has_expired`: a `getpeername` and a poll each) on every request, so CPU per call",
+        "  grew with the number of connections. httpx stays the client API; under it the vendor calls",
+        "  now go over aiohttp's pool (`httpx-aiohttp`, gateway/transport.py). Measured side by side on",
+        "  this machine (gateway CPU per uncached `contact(id)` with a new id each request, one AgentVoice",
+        "  simulator of 5,000 records in its own process, wrk; other work on the machine, so alternated",
+        "  runs): httpcore 1.9-2.1 ms at 1 connection and 2.5-2.7 ms at 20; aiohttp 1.1-1.2 ms at 1",
+        "  and 1.3 ms at 20. uvloop was measured again on top: within the noise (1.1-1.7 ms either",
+        "  way), so still not adopted. JSON of vendor bodies was already decoded with orjson.",
         "",
     ]
     return "\n".join(lines)
