@@ -1,10 +1,11 @@
 """GraphQL over HTTP, per the GraphQL-over-HTTP specification.
 
 POST with `application/json` bodies, GET with query parameters (queries only: a mutation over
-GET is 405). Responses are `application/graphql-response+json` when the client accepts it (then a
-request that failed before execution is 400) or `application/json` (then 200 for any well-formed
-request). A browser asking for HTML gets GraphiQL. Clients authenticate with
-`Authorization: Bearer <key>` when API keys are configured.
+GET is 405). Responses are `application/graphql-response+json` when the client names it (then a request
+that failed before execution is 400) or `application/json` (then 200 for any well-formed request;
+also the answer to no Accept, `*/*` and `application/*`, as the spec says). A browser asking for
+HTML gets GraphiQL. Clients authenticate with `Authorization: Bearer <key>` when API keys are
+configured.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ def negotiate(accept: str | None) -> str | None:
         elif media == JSON:
             offers.append((quality, -index, JSON))
         elif media in ("*/*", "application/*"):
-            offers.append((quality - 0.0001, -index, GRAPHQL_RESPONSE))
+            # The spec: a wildcard (like no Accept at all) gets application/json, the type every
+            # client written before graphql-response+json understands (Apollo Client 3 sends */*).
+            offers.append((quality - 0.0001, -index, JSON))
     return max(offers)[2] if offers else None
 
 
@@ -174,12 +177,16 @@ class GraphQLEndpoint:
 
     async def run_batch(self, items: list[Any], scope: frozenset[str] | None, media: str, request_id: str) -> Response:
         """A JSON array of operations: an array of results, each with its own errors."""
-        if not items or len(items) > self.server.max_batch_size:
-            raise BadRequest(
-                errors.BadUserInput(
-                    f"a batch holds 1 to {self.server.max_batch_size} operations (server.max_batch_size)"
-                )
+        limit = self.server.max_batch_size
+        if not items:
+            raise BadRequest(errors.BadUserInput(f"a batch holds 1 to {limit} operations (server.max_batch_size)"))
+        if len(items) > limit:
+            # One coded error per operation, so a batching client (BatchHttpLink) can match answers
+            # to operations by position and show the reason instead of a length mismatch.
+            refused = errors.BadUserInput(
+                f"the batch holds {len(items)} operations, more than the {limit} allowed (server.max_batch_size)"
             )
+            return render([request_error(refused)] * len(items), 200, media, request_id)
 
         async def one(index: int, item: Any) -> dict[str, Any]:
             try:
