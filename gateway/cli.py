@@ -11,6 +11,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import orjson
+
 from gateway import logs
 from gateway.config import ConfigError, GatewaySettings, load_config
 
@@ -106,21 +108,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from gateway import analyst
+    from gateway import analyst, tabular
+    from schema import build_schema
+
+    def refuse(message: str) -> int:
+        print(f"contact-gateway: {message}", file=sys.stderr)
+        return analyst.EXIT_BAD_INPUT
 
     try:
         query = Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
-        print(f"contact-gateway: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return refuse(f"cannot read {args.file}: {exc.strerror or exc}")
     try:
         variables = json.loads(args.variables) if args.variables else None
     except json.JSONDecodeError as exc:
-        print(f"contact-gateway: --variables is not JSON: {exc.msg}", file=sys.stderr)
-        return EXIT_CONFIG
+        return refuse(f"--variables is not JSON: {exc.msg}")
     if variables is not None and not isinstance(variables, dict):
-        print("contact-gateway: --variables must be a JSON object", file=sys.stderr)
-        return EXIT_CONFIG
+        return refuse("--variables must be a JSON object")
+    if args.explode and args.format == "json":
+        return refuse("--explode lays out csv and table output; JSON keeps the answer's own shape")
+    # Checked before any backend is called: a typo costs no vendor calls, and says where it is.
+    types = build_schema()._schema
+    document, problems = tabular.check_document(types, query)
+    for problem in problems:
+        code = "GRAPHQL_PARSE_FAILED" if document is None else "GRAPHQL_VALIDATION_FAILED"
+        entry = {**problem.formatted, "extensions": {"code": code}}
+        print(analyst.describe_error(entry, args.file), file=sys.stderr)
+    if problems:
+        return analyst.EXIT_BAD_INPUT
+    try:
+        plan = tabular.plan_table(types, document, args.operation, args.explode) if args.format != "json" else None
+    except tabular.TableError as exc:
+        return refuse(str(exc))
     if args.config:
         settings, transports = _load(args.config), None
     else:
@@ -130,18 +149,39 @@ def cmd_query(args: argparse.Namespace) -> int:
         print("(no --config: querying the demo's simulated vendors)", file=sys.stderr)
     result = asyncio.run(
         analyst.run_query(
-            settings, query, variables, all_pages=args.all_pages, transports=transports, progress=sys.stderr
+            settings,
+            query,
+            variables,
+            operation_name=args.operation,
+            all_pages=args.all_pages,
+            transports=transports,
+            progress=sys.stderr,
         )
     )
-    text = analyst.render(result, args.format)
+    for error in result.errors:
+        print(analyst.describe_error(error, args.file), file=sys.stderr)
+    status = analyst.exit_status(result, allow_partial=args.allow_partial)
+    if status == analyst.EXIT_BAD_INPUT:
+        return status  # nothing worth writing: the question was wrong
+    if status == analyst.EXIT_PARTIAL:
+        print(
+            f"contact-gateway: partial answer ({len(result.errors)} errors above); exit {status}"
+            " (--allow-partial accepts it)",
+            file=sys.stderr,
+        )
+    if plan is None:
+        text = orjson.dumps(result.body, option=orjson.OPT_INDENT_2).decode() + "\n"
+    else:
+        rows = [row for page in result.pages for row in tabular.table_rows(plan, page.get("data"))]
+        if args.format == "csv":
+            text = tabular.to_csv(plan.columns, rows, bom=args.bom)
+        else:
+            text = tabular.to_text_table(plan.columns, rows)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    for error in result.body.get("errors", []):
-        code = error.get("extensions", {}).get("code", "ERROR")
-        print(f"{code}: {error.get('message')}", file=sys.stderr)
-    return 0 if result.body.get("data") is not None else 1
+    return status
 
 
 def _positive(value: str) -> int:
@@ -180,6 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--config", help="the gateway.yaml to use (default: the demo's simulated vendors)")
     query.add_argument("--all-pages", action="store_true", help="follow pageInfo.endCursor through $after")
     query.add_argument("--output", "-o", help="write here instead of standard output")
+    query.add_argument("--operation", help="the operation to run when the file holds several")
+    query.add_argument(
+        "--allow-partial", action="store_true", help="exit 0 when some backends failed but others answered"
+    )
+    query.add_argument(
+        "--explode", metavar="FIELD", help="csv/table: one row per item of this list of objects (default: a JSON cell)"
+    )
+    query.add_argument("--bom", action="store_true", help="csv: start with a UTF-8 byte order mark (for Excel)")
     query.set_defaults(func=cmd_query)
     printer = sub.add_parser("print-schema", help="print the GraphQL SDL")
     printer.set_defaults(func=cmd_print_schema)
