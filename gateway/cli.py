@@ -10,6 +10,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -17,18 +18,29 @@ from gateway import logs
 from gateway.config import ConfigError, GatewaySettings, load_config
 
 EXIT_CONFIG = 2
+EXIT_PROBE_FAILED = 3  # like `query`'s partial answer: some backends failed, named on stderr
 
 
-def _load(path: str) -> GatewaySettings:
+def _load(path: str, overrides: dict[str, dict[str, Any]] | None = None) -> GatewaySettings:
     from gateway.backends.registry import settings_models
 
-    return load_config(path, settings_models())
+    return load_config(path, settings_models(), overrides=overrides)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _load(args.file)
-    names = ", ".join(f"{n} ({b.vendor})" for n, b in settings.backends.items()) or "none"
+    names = ", ".join(f"{n} ({b.vendor})" for n, b in settings.backends.items())
     print(f"OK: {args.file}: backends {names}")
+    if not args.probe:
+        return 0
+    from gateway.probe import probe_backends, probe_table
+
+    results = asyncio.run(probe_backends(settings))
+    sys.stdout.write(probe_table(results))
+    failed = [r.backend for r in results if not r.ok]
+    if failed:
+        print(f"probe failed for: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_PROBE_FAILED
     return 0
 
 
@@ -43,7 +55,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.app import create_app
     from gateway.serving import bind, is_loopback, make_server, serve_all
 
-    settings = _load(args.config)
+    settings = _load(args.config, {"server": {"workers": args.workers}} if args.workers else None)
+    workers = settings.server.workers
     if not settings.auth.api_keys and not is_loopback(args.host):
         print(
             f"WARNING: serving on {args.host} with no auth.api_keys configured: anyone who can"
@@ -56,17 +69,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             " from the backends' credentials, and stop working when those rotate.",
             file=sys.stderr,
         )
-    if args.workers > 1 and not settings.cache.url.startswith("redis://"):
-        print(
-            f"config refused:\n  cache.url: --workers {args.workers} needs a shared cache (redis://...);"
-            " with memory:// each worker would keep its own, and a write through one would not refresh the others",
-            file=sys.stderr,
-        )
-        return EXIT_CONFIG
     sock = bind(args.host, args.port)
     url = f"http://{args.host}:{sock.getsockname()[1]}/graphql"
-    if args.workers > 1:
-        return _serve_workers(args, sock, url)
+    if workers > 1:
+        return _serve_workers(args, workers, sock, url)
     server = make_server(create_app(settings), log_level="info")
 
     def banner() -> None:
@@ -76,7 +82,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_workers(args: argparse.Namespace, sock: socket.socket, url: str) -> int:
+def _serve_workers(args: argparse.Namespace, workers: int, sock: socket.socket, url: str) -> int:
     """Several worker processes on one listening socket, sharing the Redis cache; uvicorn's
     supervisor restarts a worker that dies and stops them all on Ctrl-C or SIGTERM."""
     import uvicorn
@@ -89,13 +95,13 @@ def _serve_workers(args: argparse.Namespace, sock: socket.socket, url: str) -> i
     config = uvicorn.Config(
         "gateway.app:app_from_environment",
         factory=True,
-        workers=args.workers,
+        workers=workers,
         log_config=None,
         log_level="info",
         access_log=False,
         lifespan="on",
     )
-    print(f"contact-gateway: serving on {url} with {args.workers} workers", flush=True)
+    print(f"contact-gateway: serving on {url} with {workers} workers", flush=True)
     Multiprocess(config, sockets=[sock]).run()
     return 0
 
@@ -202,7 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-format", choices=["text", "json"], default="text", help="json: one JSON object a line")
     serve.add_argument(
-        "--workers", type=_positive, default=1, help="worker processes sharing the port (needs a redis:// cache)"
+        "--workers",
+        type=_positive,
+        help="worker processes sharing the port (needs a redis:// cache); overrides server.workers",
     )
     serve.set_defaults(func=cmd_serve)
     demo = sub.add_parser("demo", help="start simulated vendors and the gateway in front of them")
@@ -212,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     check = sub.add_parser("check-config", help="validate a config file and say what is wrong")
     check.add_argument("file")
+    check.add_argument("--probe", action="store_true", help="also call each backend once and print a table")
     check.set_defaults(func=cmd_check_config)
     query = sub.add_parser("query", help="run a .graphql file against the backends, without a server")
     query.add_argument("file", help="the .graphql file to run")
