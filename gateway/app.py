@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import httpx
 from starlette.applications import Starlette
@@ -25,12 +25,14 @@ def create_app(
     settings: GatewaySettings,
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    graphiql_tabs: Sequence[graphiql.Example] | None = None,
 ) -> Starlette:
-    """Build the app; `transports` routes backends to in-process simulators (tests, demo)."""
+    """Build the app; `transports` routes backends to in-process simulators (tests, demo), and
+    `graphiql_tabs` replaces GraphiQL's example tabs (the demo's name its sample records)."""
     gateway = Gateway.from_settings(settings, transports=transports)
     logs.redact_secrets(settings.secrets())
     schema = build_schema(settings.server)
-    endpoint = GraphQLEndpoint(schema, gateway)
+    endpoint = GraphQLEndpoint(schema, gateway, graphiql_tabs)
 
     async def graphql(request: Request) -> Response:
         return await endpoint(request)

@@ -2,18 +2,19 @@
 
 The JavaScript and CSS come from the installed `graphene-django-graphiql-static` package (read
 through importlib.resources, nothing copied into this repository); the HTML page around them is
-ours and starts GraphiQL with the Explorer plugin and an example query.
+ours and starts GraphiQL with the Explorer plugin and example tabs. The examples here name no
+record; the demo passes its own, filled with its sample data (nothing on the serving path imports
+the simulators).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-
-from gateway.simulators import comm100, people
 
 ASSET_PACKAGE = "graphene_django_graphiql_static"
 ASSET_DIR = ("static", "graphene_django_graphiql_static")
@@ -54,14 +55,17 @@ query FirstContacts {
 }
 """
 
-# Example tabs for analysts. The values are the demo's sample data; put in your own.
-_DEMO_PERSON_EMAIL = people.CUSTOMERS[37].email
-_DEMO_MERGED_ID = "support:" + comm100.guid("old-5a")
-EXAMPLES: tuple[tuple[str, str, dict[str, object]], ...] = (
-    ("FirstContacts", DEFAULT_QUERY, {}),
-    (
-        "FindPerson",
-        """# One person across every vendor: contacts joined by email, phone or external id.
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One GraphiQL tab: an operation and the variables it opens with."""
+
+    name: str
+    query: str
+    variables: Mapping[str, object] = field(default_factory=dict)
+
+
+FIND_PERSON = """# One person across every vendor: contacts joined by email, phone or external id.
 query FindPerson($email: String!) {
   people(filter: {email: $email}, first: 5) {
     edges {
@@ -75,34 +79,22 @@ query FindPerson($email: String!) {
     }
   }
 }
-""",
-        {"email": _DEMO_PERSON_EMAIL.upper()},
-    ),
-    (
-        "FollowMerge",
-        """# A Comm100 contact merged into another: followMerges walks to the surviving record.
+"""
+FOLLOW_MERGE = """# A Comm100 contact merged into another: followMerges walks to the surviving record.
 query FollowMerge($id: ID!) {
   merged: contact(id: $id, followMerges: false) { id displayName mergedIntoId mergedInto { id } }
   survivor: contact(id: $id) { id displayName company emails }
 }
-""",
-        {"id": _DEMO_MERGED_ID},
-    ),
-    (
-        "ListAgents",
-        """# Staff rather than customers: MotionCX agents and Genesys users.
+"""
+LIST_AGENTS = """# Staff rather than customers: MotionCX agents and Genesys users.
 query ListAgents {
   contacts(filter: {kinds: [AGENT, USER]}, first: 50) {
     totalCount
     edges { node { id backend kind displayName emails phones alias disabled } }
   }
 }
-""",
-        {},
-    ),
-    (
-        "PageThrough",
-        """# Relay paging over every backend as one list: copy pageInfo.endCursor into $after.
+"""
+PAGE_THROUGH = """# Relay paging over every backend as one list: copy pageInfo.endCursor into $after.
 query PageThrough($after: String) {
   contacts(first: 25, after: $after) {
     edges { cursor node { id backend displayName } }
@@ -110,10 +102,20 @@ query PageThrough($after: String) {
     totalCount
   }
 }
-""",
-        {"after": None},
-    ),
-)
+"""
+
+
+def examples(
+    person_email: str = "someone@example.com", merged_id: str = "support:<a merged contact's id>"
+) -> tuple[Example, ...]:
+    """The example tabs; the values name records (put in your own; the demo fills in its own)."""
+    return (
+        Example("FirstContacts", DEFAULT_QUERY),
+        Example("FindPerson", FIND_PERSON, {"email": person_email}),
+        Example("FollowMerge", FOLLOW_MERGE, {"id": merged_id}),
+        Example("ListAgents", LIST_AGENTS),
+        Example("PageThrough", PAGE_THROUGH, {"after": None}),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,15 +135,18 @@ def asset(name: str) -> Asset | None:
     return Asset(body, media_type, '"' + hashlib.sha256(body).hexdigest()[:20] + '"')
 
 
-def page(endpoint: str = "/graphql", default_query: str = DEFAULT_QUERY) -> str:
+def page(endpoint: str = "/graphql", tabs: Sequence[Example] | None = None) -> str:
     """The GraphiQL HTML page; every script and style is served by the gateway."""
     css = "".join(f'<link rel="stylesheet" href="{STATIC_PREFIX}/{n}">' for n, t in ASSETS.items() if t == "text/css")
     scripts = "".join(
         f'<script src="{STATIC_PREFIX}/{n}"></script>' for n, t in ASSETS.items() if t == "text/javascript"
     )
-    tabs = [{"query": q, "variables": json.dumps(v, indent=2) if v else None} for _, q, v in EXAMPLES]
-    tabs[0]["query"] = default_query
-    settings = json.dumps({"endpoint": endpoint, "defaultQuery": default_query, "tabs": tabs}).replace("</", "<\\/")
+    shown = examples() if tabs is None else tabs
+    default_query = shown[0].query if shown else DEFAULT_QUERY
+    opened = [
+        {"query": t.query, "variables": json.dumps(t.variables, indent=2) if t.variables else None} for t in shown
+    ]
+    settings = json.dumps({"endpoint": endpoint, "defaultQuery": default_query, "tabs": opened}).replace("</", "<\\/")
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
