@@ -7,6 +7,7 @@ import hmac
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 import httpx
+import orjson
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -81,6 +82,19 @@ def create_app(
             headers={"etag": found.etag, "cache-control": "public, max-age=86400"},
         )
 
+    async def graphiql_table(request: Request) -> Response:
+        if not settings.server.graphiql:
+            return Response("not found", status_code=404, media_type="text/plain")
+        body = await request.body()
+        if len(body) > graphiql.MAX_TABLE_REQUEST_BYTES:
+            return JSONResponse({"error": "the answer is too large to lay out here"}, status_code=413)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return JSONResponse({"error": "the request is not JSON"}, status_code=400)
+        status, table = graphiql.table_view(schema._schema, payload)
+        return JSONResponse(table, status_code=status)
+
     async def metrics(request: Request) -> Response:
         refused = operator_only(request)
         if refused is not None:
@@ -103,6 +117,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route(graphiql.STATIC_PREFIX + "/{name}", static, methods=["GET"]),
+            Route(graphiql.TABLE_PATH, graphiql_table, methods=["POST"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/favicon.ico", favicon, methods=["GET"]),
         ],

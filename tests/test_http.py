@@ -225,3 +225,19 @@ async def test_cors_defaults_let_a_browser_send_the_documented_headers() -> None
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "https://app.example"
     assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
+
+
+async def test_graphiql_table_lays_out_an_answer_and_refuses_what_it_cannot(client: httpx.AsyncClient) -> None:
+    query = "query Q { contacts(first: 2) { edges { node { id emails address { city } } } } }"
+    data = {"contacts": {"edges": [{"node": {"id": "support:1", "emails": ["a@x", "b@x"], "address": None}}]}}
+    r = await client.post("/graphiql/table", json={"query": query, "operationName": "Q", "data": data})
+    assert r.status_code == 200
+    assert r.json() == {
+        "columns": ["id", "emails", "address.city"],
+        "rows": [["support:1", "a@x; b@x", ""]],
+        "csv": "id,emails,address.city\nsupport:1,a@x; b@x,\n",
+    }
+    bad = await client.post("/graphiql/table", json={"query": "{ nope }", "data": None})
+    assert bad.status_code == 400 and "nope" in bad.json()["error"]
+    async with await client_for(server={"graphiql": False}) as off:
+        assert (await off.post("/graphiql/table", json={"query": query, "data": data})).status_code == 404
