@@ -19,6 +19,7 @@ import orjson
 
 from gateway.config import GatewaySettings
 from gateway.execution import execute
+from gateway.incremental import merge_parts
 from gateway.runtime import Gateway
 from schema import build_schema
 
@@ -171,7 +172,10 @@ async def _pages(
 ) -> AsyncIterator[dict[str, Any]]:
     rows = 0
     for page in range(1, MAX_PAGES + 1):
-        body = (await execute(schema, gateway, query, variables, operation_name, request_id=f"cli-{page}")).body
+        outcome = await execute(schema, gateway, query, variables, operation_name, request_id=f"cli-{page}")
+        body = outcome.body
+        if outcome.later_parts is not None:  # @defer in a file: one answer, as a client would merge it
+            body = merge_parts(body, [part async for part in outcome.later_parts])
         yield body
         found = find_connection(body.get("data"))
         info = (found.get("pageInfo") or {}) if found is not None else {}

@@ -28,8 +28,10 @@ from gateway.graphql_http.media import (
     outcome_response,
     wants_graphiql,
 )
+from gateway.graphql_http.multipart import answer_in_parts
 from gateway.graphql_http.payload import RequestRefused, operation_params, read_payload
 from gateway.graphql_http.reuse import ResponseReuse
+from gateway.incremental import merge_parts
 from gateway.response_cache import is_cacheable
 from gateway.runtime import Gateway
 
@@ -90,6 +92,8 @@ class GraphQLEndpoint:
             if stored is not None:
                 return stored
         outcome = await self.execute(params, scope, request_id, get=request.method == "GET", document=document)
+        if outcome.later_parts is not None:
+            return await answer_in_parts(outcome, request.headers.get("accept"), media, request_id)
         reusable = await self.reuse.store(key, cacheable, outcome, request, media, request_id)
         return reusable or outcome_response(outcome, media, request_id)
 
@@ -113,7 +117,10 @@ class GraphQLEndpoint:
                 params = await self.with_document(operation_params(item))
             except RequestRefused as exc:
                 return request_error(exc.error)
-            return (await self.execute(params, scope, f"{request_id}.{index}", get=False)).body
+            outcome = await self.execute(params, scope, f"{request_id}.{index}", get=False)
+            if outcome.later_parts is None:
+                return outcome.body
+            return merge_parts(outcome.body, [part async for part in outcome.later_parts])
 
         bodies = await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
         return json_response(list(bodies), 200, media, request_id)
