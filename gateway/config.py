@@ -7,18 +7,18 @@ knows YAML and validation and nothing of vendors or HTTP.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import re
-import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from gateway.config_problems import dotted, explain
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _BACKEND_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
@@ -304,7 +304,7 @@ def _substitute_env(node: Any, env: Mapping[str, str], path: tuple[str, ...], pr
             return env[name]
         if default is not None:
             return default
-        problems.append(f"{_dotted(path)}: environment variable {name} is not set")
+        problems.append(f"{dotted(path)}: environment variable {name} is not set")
         return ""
 
     return _ENV_REF.sub(replace, node)
@@ -326,7 +326,7 @@ def _validate(
     try:
         settings = GatewaySettings.model_validate(rest)
     except ValidationError as exc:
-        problems.extend(_format(exc, (), GatewaySettings))
+        problems.extend(explain(exc, (), GatewaySettings))
         return None
     if settings.server.workers > 1 and not settings.cache.url.startswith("redis://"):
         problems.append(
@@ -368,48 +368,5 @@ def _validate_backend(
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        problems.extend(_format(exc, ("backends", name), model))
+        problems.extend(explain(exc, ("backends", name), model))
         return None
-
-
-def _format(exc: ValidationError, prefix: tuple[str, ...], model: type[BaseModel]) -> list[str]:
-    lines = []
-    for err in exc.errors():
-        loc = (*prefix, *(str(p) for p in err["loc"]))
-        if err["type"] == "extra_forbidden":
-            reason = "unknown key"
-            nearest = difflib.get_close_matches(loc[-1], _keys_at(model, err["loc"][:-1]), n=1, cutoff=0.75)
-            if nearest:
-                reason += f"; did you mean {nearest[0]!r}?"
-        elif err["type"] == "missing":
-            reason = "required"
-        else:
-            reason = str(err["msg"]).removeprefix("Value error, ")
-        lines.append(f"{_dotted(loc)}: {reason}")
-    return lines
-
-
-def _keys_at(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
-    """The keys a model takes at `loc` inside it (list indexes skipped), for "did you mean"."""
-    current: type[BaseModel] | None = model
-    for step in loc:
-        if isinstance(step, int):
-            continue
-        field = current.model_fields.get(step) if current is not None else None
-        current = _model_in(field.annotation) if field is not None else None
-    return list(current.model_fields) if current is not None else []
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The settings model an annotation holds (`CorsSettings`, `list[ApiKeySettings]`, `X | None`)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for argument in typing.get_args(annotation):
-        found = _model_in(argument)
-        if found is not None:
-            return found
-    return None
-
-
-def _dotted(path: tuple[str, ...]) -> str:
-    return ".".join(path) or "<file>"
