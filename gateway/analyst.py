@@ -1,14 +1,16 @@
 """`contact-gateway query`: run a GraphQL file against the backends without a server, and write
-the answer as JSON, CSV (one row per node of the first connection, lists joined) or a text table.
-With `--all-pages` it follows `pageInfo.endCursor` through the `$after` variable, reporting progress
-on stderr.
+the answer as JSON, CSV or a text table (laid out by `gateway.tabular`). With `--all-pages` it
+follows `pageInfo.endCursor` through the `$after` variable, reporting progress on stderr.
+
+The exit status tells a script whether it may trust the file: 0 for a complete answer, 3 for a
+partial one (some backend failed; the errors are named on stderr), 2 for bad input.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -17,18 +19,51 @@ import orjson
 
 from gateway.config import GatewaySettings
 from gateway.execution import execute
+from gateway.incremental import merge_parts
 from gateway.runtime import Gateway
 from schema import build_schema
 
-LIST_SEPARATOR = "; "
-TABLE_CELL_WIDTH = 40
 MAX_PAGES = 10_000
+EXIT_COMPLETE = 0
+EXIT_BAD_INPUT = 2
+EXIT_PARTIAL = 3
+# Errors that say the question was wrong, not that a backend failed to answer it.
+BAD_INPUT_CODES = frozenset({"BAD_USER_INPUT", "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"})
 
 
 @dataclass
 class QueryResult:
-    body: dict[str, Any]
-    rows: list[dict[str, str]]
+    body: dict[str, Any]  # every page merged into the first page's shape
+    pages: list[dict[str, Any]]  # each page's answer as it came
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return list(self.body.get("errors", []))
+
+
+def exit_status(result: QueryResult, *, allow_partial: bool = False) -> int:
+    """0 complete, 2 bad input, 3 partial (0 with `allow_partial` when some data came back)."""
+    codes = {e.get("extensions", {}).get("code") for e in result.errors}
+    if codes & BAD_INPUT_CODES:
+        return EXIT_BAD_INPUT
+    if not codes:
+        return EXIT_COMPLETE
+    has_data = any(p.get("data") for p in result.pages)
+    return EXIT_COMPLETE if allow_partial and has_data else EXIT_PARTIAL
+
+
+def describe_error(error: Mapping[str, Any], source: str = "") -> str:
+    """One stderr line: where (file:line:column, or the result path), the code, the backend, why."""
+    extensions = error.get("extensions") or {}
+    where = ""
+    locations = error.get("locations") or []
+    if locations and not error.get("path"):
+        where = f"{source}:{locations[0]['line']}:{locations[0]['column']}: " if source else ""
+        where = where or f"line {locations[0]['line']}, column {locations[0]['column']}: "
+    elif error.get("path"):
+        where = ".".join(str(p) for p in error["path"]) + ": "
+    backend = f" (backend {extensions['backend']})" if extensions.get("backend") else ""
+    return f"{where}{extensions.get('code', 'ERROR')}{backend}: {error.get('message')}"
 
 
 def find_connection(data: Any) -> dict[str, Any] | None:
@@ -48,45 +83,57 @@ def edges_of(body: Mapping[str, Any]) -> list[Any]:
     return found["edges"] if found is not None else []
 
 
-def flatten(value: Any, prefix: str = "") -> dict[str, str]:
-    """One row: nested objects become dotted columns, lists are joined with '; '."""
-    row: dict[str, str] = {}
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            row.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(value, list):
-        if all(isinstance(v, Mapping) for v in value) and value:
-            columns: dict[str, list[str]] = {}
-            for item in value:
-                for key, cell in flatten(item, prefix).items():
-                    columns.setdefault(key, []).append(cell)
-            row.update({k: LIST_SEPARATOR.join(v) for k, v in columns.items()})
-        else:
-            row[prefix] = LIST_SEPARATOR.join(_cell(v) for v in value)
-    else:
-        row[prefix or "value"] = _cell(value)
-    return row
+class Progress:
+    """One status line on a terminal, redrawn in place. A log line written meanwhile (a retry, a
+    cache warning) first clears it and then redraws it, so neither breaks the other."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.line = ""
+
+    def show(self, text: str) -> None:
+        self._write("\r" + text.ljust(len(self.line)))
+        self.line = text
+
+    def clear(self) -> None:
+        if self.line:
+            self._write("\r" + " " * len(self.line) + "\r")
+
+    def redraw(self) -> None:
+        if self.line:
+            self._write(self.line)
+
+    def finish(self, text: str) -> None:
+        self.clear()
+        self.line = ""
+        self._write(text + "\n")
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+    @contextmanager
+    def around_logging(self) -> Iterator[None]:
+        """Route every root log handler through this line while it is shown."""
+        root = logging.getLogger()
+        original = root.handlers[:]
+        root.handlers[:] = [_ClearingHandler(handler, self) for handler in original]
+        try:
+            yield
+        finally:
+            root.handlers[:] = original
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    return orjson.dumps(value).decode()
+class _ClearingHandler(logging.Handler):
+    def __init__(self, inner: logging.Handler, progress: Progress) -> None:
+        super().__init__(inner.level)
+        self.inner = inner
+        self.progress = progress
 
-
-def rows_of(data: Any) -> list[dict[str, str]]:
-    found = find_connection(data)
-    if found is not None:
-        return [flatten(edge.get("node")) for edge in found["edges"] if isinstance(edge, Mapping)]
-    if isinstance(data, Mapping):
-        for value in data.values():
-            if isinstance(value, list):
-                return [flatten(item) for item in value]
-    return [flatten(data)] if data else []
+    def emit(self, record: logging.LogRecord) -> None:
+        self.progress.clear()
+        self.inner.handle(record)
+        self.progress.redraw()
 
 
 async def run_query(
@@ -94,27 +141,41 @@ async def run_query(
     query: str,
     variables: dict[str, Any] | None,
     *,
+    operation_name: str | None = None,
     all_pages: bool = False,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     progress: TextIO | None = None,
 ) -> QueryResult:
     gateway = Gateway.from_settings(settings, transports=transports)
     schema = build_schema(settings.server)
+    line = Progress(progress) if progress is not None else None
     try:
-        pages = _pages(gateway, schema, query, dict(variables or {}), all_pages, progress)
-        bodies = [body async for body in pages]
+        pages = _pages(gateway, schema, query, dict(variables or {}), operation_name, all_pages, line)
+        if line is None:
+            bodies = [body async for body in pages]
+        else:
+            with line.around_logging():
+                bodies = [body async for body in pages]
     finally:
         await gateway.aclose()
-    rows = [row for b in bodies for row in rows_of(b.get("data"))]  # before merging pages into one
-    return QueryResult(_merge(bodies), rows)
+    return QueryResult(_merge([orjson.loads(orjson.dumps(b)) for b in bodies]), bodies)
 
 
 async def _pages(
-    gateway: Gateway, schema: Any, query: str, variables: dict[str, Any], all_pages: bool, progress: TextIO | None
+    gateway: Gateway,
+    schema: Any,
+    query: str,
+    variables: dict[str, Any],
+    operation_name: str | None,
+    all_pages: bool,
+    progress: Progress | None,
 ) -> AsyncIterator[dict[str, Any]]:
     rows = 0
     for page in range(1, MAX_PAGES + 1):
-        body = (await execute(schema, gateway, query, variables, request_id=f"cli-{page}")).body
+        outcome = await execute(schema, gateway, query, variables, operation_name, request_id=f"cli-{page}")
+        body = outcome.body
+        if outcome.later_parts is not None:  # @defer in a file: one answer, as a client would merge it
+            body = merge_parts(body, [part async for part in outcome.later_parts])
         yield body
         found = find_connection(body.get("data"))
         info = (found.get("pageInfo") or {}) if found is not None else {}
@@ -122,10 +183,10 @@ async def _pages(
         if not all_pages or not info.get("hasNextPage") or not info.get("endCursor"):
             break
         if progress is not None:
-            print(f"\rpage {page}: {rows} rows so far...", end="", file=progress, flush=True)
+            progress.show(f"page {page}: {rows} rows so far...")
         variables = {**variables, "after": info["endCursor"]}
     if progress is not None and page > 1:
-        print(f"\r{page} pages, {rows} rows.          ", file=progress, flush=True)
+        progress.finish(f"{page} pages, {rows} rows.")
 
 
 def _merge(bodies: list[dict[str, Any]]) -> dict[str, Any]:
@@ -141,30 +202,3 @@ def _merge(bodies: list[dict[str, Any]]) -> dict[str, Any]:
     if errors:
         first["errors"] = errors
     return first
-
-
-def render(result: QueryResult, fmt: str) -> str:
-    if fmt == "json":
-        return orjson.dumps(result.body, option=orjson.OPT_INDENT_2).decode() + "\n"
-    seen = list(dict.fromkeys(key for row in result.rows for key in row))
-    # A null object or an empty list flattens to one blank column; where other rows give that
-    # object's fields (`address.city`), keep only those.
-    columns = [c for c in seen if not any(other.startswith(c + ".") for other in seen)]
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(result.rows)
-        return out.getvalue()
-    return "\n".join(_table(columns, result.rows)) + "\n"
-
-
-def _table(columns: list[str], rows: list[dict[str, str]]) -> Iterator[str]:
-    def clip(text: str) -> str:
-        return text if len(text) <= TABLE_CELL_WIDTH else text[: TABLE_CELL_WIDTH - 1] + "…"
-
-    widths = {c: max([len(clip(c))] + [len(clip(r.get(c, ""))) for r in rows]) for c in columns}
-    yield "  ".join(clip(c).ljust(widths[c]) for c in columns)
-    yield "  ".join("-" * widths[c] for c in columns)
-    for row in rows:
-        yield "  ".join(clip(row.get(c, "")).ljust(widths[c]) for c in columns)

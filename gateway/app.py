@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import httpx
+import orjson
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -25,12 +26,14 @@ def create_app(
     settings: GatewaySettings,
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    graphiql_tabs: Sequence[graphiql.Example] | None = None,
 ) -> Starlette:
-    """Build the app; `transports` routes backends to in-process simulators (tests, demo)."""
+    """Build the app; `transports` routes backends to in-process simulators (tests, demo), and
+    `graphiql_tabs` replaces GraphiQL's example tabs (the demo's name its sample records)."""
     gateway = Gateway.from_settings(settings, transports=transports)
     logs.redact_secrets(settings.secrets())
     schema = build_schema(settings.server)
-    endpoint = GraphQLEndpoint(schema, gateway)
+    endpoint = GraphQLEndpoint(schema, gateway, graphiql_tabs)
 
     async def graphql(request: Request) -> Response:
         return await endpoint(request)
@@ -79,6 +82,19 @@ def create_app(
             headers={"etag": found.etag, "cache-control": "public, max-age=86400"},
         )
 
+    async def graphiql_table(request: Request) -> Response:
+        if not settings.server.graphiql:
+            return Response("not found", status_code=404, media_type="text/plain")
+        body = await request.body()
+        if len(body) > graphiql.MAX_TABLE_REQUEST_BYTES:
+            return JSONResponse({"error": "the answer is too large to lay out here"}, status_code=413)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return JSONResponse({"error": "the request is not JSON"}, status_code=400)
+        status, table = graphiql.table_view(schema._schema, payload)
+        return JSONResponse(table, status_code=status)
+
     async def metrics(request: Request) -> Response:
         refused = operator_only(request)
         if refused is not None:
@@ -101,6 +117,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route(graphiql.STATIC_PREFIX + "/{name}", static, methods=["GET"]),
+            Route(graphiql.TABLE_PATH, graphiql_table, methods=["POST"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/favicon.ico", favicon, methods=["GET"]),
         ],

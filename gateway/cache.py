@@ -303,7 +303,7 @@ class ReadCache:
         if inflight is None:
             task = asyncio.ensure_future(self._load(key, generation, ttl_s, stale_s, lease_s, load, backend))
             self._inflight[key] = (backend, task)
-            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+            task.add_done_callback(lambda done: self._loaded(key, done))
         else:
             task = inflight[1]
         try:
@@ -317,6 +317,13 @@ class ReadCache:
                 log_.stale.append(StaleRead(backend, age))
             self.on_event(backend, "stale")
             return entry.unwrap(backend)
+
+    def _loaded(self, key: str, task: asyncio.Task[Any]) -> None:
+        self._inflight.pop(key, None)
+        # Every waiter may have left at the deadline before the load failed: the failure is
+        # theirs to report, so mark it seen (else asyncio logs "exception was never retrieved").
+        if not task.cancelled():
+            task.exception()
 
     async def _load(
         self,

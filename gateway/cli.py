@@ -10,23 +10,37 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from gateway import logs
 from gateway.config import ConfigError, GatewaySettings, load_config
 
 EXIT_CONFIG = 2
+EXIT_PROBE_FAILED = 3  # like `query`'s partial answer: some backends failed, named on stderr
 
 
-def _load(path: str) -> GatewaySettings:
+def _load(path: str, overrides: dict[str, dict[str, Any]] | None = None) -> GatewaySettings:
     from gateway.backends.registry import settings_models
 
-    return load_config(path, settings_models())
+    return load_config(path, settings_models(), overrides=overrides)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _load(args.file)
-    names = ", ".join(f"{n} ({b.vendor})" for n, b in settings.backends.items()) or "none"
+    names = ", ".join(f"{n} ({b.vendor})" for n, b in settings.backends.items())
     print(f"OK: {args.file}: backends {names}")
+    if not args.probe:
+        return 0
+    from gateway.probe import probe_backends, probe_table
+
+    results = asyncio.run(probe_backends(settings))
+    sys.stdout.write(probe_table(results))
+    failed = [r.backend for r in results if not r.ok]
+    if failed:
+        print(f"probe failed for: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_PROBE_FAILED
     return 0
 
 
@@ -41,7 +55,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.app import create_app
     from gateway.serving import bind, is_loopback, make_server, serve_all
 
-    settings = _load(args.config)
+    settings = _load(args.config, {"server": {"workers": args.workers}} if args.workers else None)
+    workers = settings.server.workers
     if not settings.auth.api_keys and not is_loopback(args.host):
         print(
             f"WARNING: serving on {args.host} with no auth.api_keys configured: anyone who can"
@@ -54,17 +69,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             " from the backends' credentials, and stop working when those rotate.",
             file=sys.stderr,
         )
-    if args.workers > 1 and not settings.cache.url.startswith("redis://"):
-        print(
-            f"config refused:\n  cache.url: --workers {args.workers} needs a shared cache (redis://...);"
-            " with memory:// each worker would keep its own, and a write through one would not refresh the others",
-            file=sys.stderr,
-        )
-        return EXIT_CONFIG
     sock = bind(args.host, args.port)
     url = f"http://{args.host}:{sock.getsockname()[1]}/graphql"
-    if args.workers > 1:
-        return _serve_workers(args, sock, url)
+    if workers > 1:
+        return _serve_workers(args, workers, sock, url)
     server = make_server(create_app(settings), log_level="info")
 
     def banner() -> None:
@@ -74,7 +82,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_workers(args: argparse.Namespace, sock: socket.socket, url: str) -> int:
+def _serve_workers(args: argparse.Namespace, workers: int, sock: socket.socket, url: str) -> int:
     """Several worker processes on one listening socket, sharing the Redis cache; uvicorn's
     supervisor restarts a worker that dies and stops them all on Ctrl-C or SIGTERM."""
     import uvicorn
@@ -87,13 +95,13 @@ def _serve_workers(args: argparse.Namespace, sock: socket.socket, url: str) -> i
     config = uvicorn.Config(
         "gateway.app:app_from_environment",
         factory=True,
-        workers=args.workers,
+        workers=workers,
         log_config=None,
         log_level="info",
         access_log=False,
         lifespan="on",
     )
-    print(f"contact-gateway: serving on {url} with {args.workers} workers", flush=True)
+    print(f"contact-gateway: serving on {url} with {workers} workers", flush=True)
     Multiprocess(config, sockets=[sock]).run()
     return 0
 
@@ -106,21 +114,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from gateway import analyst
+    from gateway import analyst, tabular
+    from schema import build_schema
+
+    def refuse(message: str) -> int:
+        print(f"contact-gateway: {message}", file=sys.stderr)
+        return analyst.EXIT_BAD_INPUT
 
     try:
         query = Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
-        print(f"contact-gateway: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return refuse(f"cannot read {args.file}: {exc.strerror or exc}")
     try:
         variables = json.loads(args.variables) if args.variables else None
     except json.JSONDecodeError as exc:
-        print(f"contact-gateway: --variables is not JSON: {exc.msg}", file=sys.stderr)
-        return EXIT_CONFIG
+        return refuse(f"--variables is not JSON: {exc.msg}")
     if variables is not None and not isinstance(variables, dict):
-        print("contact-gateway: --variables must be a JSON object", file=sys.stderr)
-        return EXIT_CONFIG
+        return refuse("--variables must be a JSON object")
+    if args.explode and args.format == "json":
+        return refuse("--explode lays out csv and table output; JSON keeps the answer's own shape")
+    # Checked before any backend is called: a typo costs no vendor calls, and says where it is.
+    types = build_schema()._schema
+    document, problems = tabular.check_document(types, query)
+    for problem in problems:
+        code = "GRAPHQL_PARSE_FAILED" if document is None else "GRAPHQL_VALIDATION_FAILED"
+        entry = {**problem.formatted, "extensions": {"code": code}}
+        print(analyst.describe_error(entry, args.file), file=sys.stderr)
+    if problems:
+        return analyst.EXIT_BAD_INPUT
+    try:
+        plan = tabular.plan_table(types, document, args.operation, args.explode) if args.format != "json" else None
+    except tabular.TableError as exc:
+        return refuse(str(exc))
     if args.config:
         settings, transports = _load(args.config), None
     else:
@@ -130,18 +155,39 @@ def cmd_query(args: argparse.Namespace) -> int:
         print("(no --config: querying the demo's simulated vendors)", file=sys.stderr)
     result = asyncio.run(
         analyst.run_query(
-            settings, query, variables, all_pages=args.all_pages, transports=transports, progress=sys.stderr
+            settings,
+            query,
+            variables,
+            operation_name=args.operation,
+            all_pages=args.all_pages,
+            transports=transports,
+            progress=sys.stderr,
         )
     )
-    text = analyst.render(result, args.format)
+    for error in result.errors:
+        print(analyst.describe_error(error, args.file), file=sys.stderr)
+    status = analyst.exit_status(result, allow_partial=args.allow_partial)
+    if status == analyst.EXIT_BAD_INPUT:
+        return status  # nothing worth writing: the question was wrong
+    if status == analyst.EXIT_PARTIAL:
+        print(
+            f"contact-gateway: partial answer ({len(result.errors)} errors above); exit {status}"
+            " (--allow-partial accepts it)",
+            file=sys.stderr,
+        )
+    if plan is None:
+        text = orjson.dumps(result.body, option=orjson.OPT_INDENT_2).decode() + "\n"
+    else:
+        rows = [row for page in result.pages for row in tabular.table_rows(plan, page.get("data"))]
+        if args.format == "csv":
+            text = tabular.to_csv(plan.columns, rows, bom=args.bom)
+        else:
+            text = tabular.to_text_table(plan.columns, rows)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    for error in result.body.get("errors", []):
-        code = error.get("extensions", {}).get("code", "ERROR")
-        print(f"{code}: {error.get('message')}", file=sys.stderr)
-    return 0 if result.body.get("data") is not None else 1
+    return status
 
 
 def _positive(value: str) -> int:
@@ -162,7 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-format", choices=["text", "json"], default="text", help="json: one JSON object a line")
     serve.add_argument(
-        "--workers", type=_positive, default=1, help="worker processes sharing the port (needs a redis:// cache)"
+        "--workers",
+        type=_positive,
+        help="worker processes sharing the port (needs a redis:// cache); overrides server.workers",
     )
     serve.set_defaults(func=cmd_serve)
     demo = sub.add_parser("demo", help="start simulated vendors and the gateway in front of them")
@@ -172,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     check = sub.add_parser("check-config", help="validate a config file and say what is wrong")
     check.add_argument("file")
+    check.add_argument("--probe", action="store_true", help="also call each backend once and print a table")
     check.set_defaults(func=cmd_check_config)
     query = sub.add_parser("query", help="run a .graphql file against the backends, without a server")
     query.add_argument("file", help="the .graphql file to run")
@@ -180,6 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--config", help="the gateway.yaml to use (default: the demo's simulated vendors)")
     query.add_argument("--all-pages", action="store_true", help="follow pageInfo.endCursor through $after")
     query.add_argument("--output", "-o", help="write here instead of standard output")
+    query.add_argument("--operation", help="the operation to run when the file holds several")
+    query.add_argument(
+        "--allow-partial", action="store_true", help="exit 0 when some backends failed but others answered"
+    )
+    query.add_argument(
+        "--explode", metavar="FIELD", help="csv/table: one row per item of this list of objects (default: a JSON cell)"
+    )
+    query.add_argument("--bom", action="store_true", help="csv: start with a UTF-8 byte order mark (for Excel)")
     query.set_defaults(func=cmd_query)
     printer = sub.add_parser("print-schema", help="print the GraphQL SDL")
     printer.set_defaults(func=cmd_print_schema)

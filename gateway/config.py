@@ -18,6 +18,8 @@ import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from gateway.config_problems import dotted, explain
+
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _BACKEND_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 
@@ -65,6 +67,8 @@ class ServerSettings(_Strict):
     max_tokens: int = Field(default=1000, ge=100, le=100_000)
     max_batch_size: int = Field(default=10, ge=1)
     deadline_s: float = Field(default=20.0, gt=0)
+    # Worker processes sharing the port (`serve --workers` sets it too); more than one needs Redis.
+    workers: int = Field(default=1, ge=1, le=256)
     merge_hop_limit: int = Field(default=10, ge=1, le=100)
     default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
     cors: CorsSettings = Field(default_factory=CorsSettings)
@@ -115,7 +119,8 @@ class CacheSettings(_Strict):
     @classmethod
     def _known_scheme(cls, value: str) -> str:
         if not (value.startswith("memory://") or value.startswith("redis://")):
-            raise ValueError("must start with memory:// or redis://")
+            scheme = value.partition("://")[0] if "://" in value else value
+            raise ValueError(f"the scheme must be memory:// or redis://, not {scheme!r}")
         return value
 
 
@@ -125,7 +130,9 @@ def check_url(value: str) -> str:
         url = httpx.URL(value)
     except Exception as exc:  # httpx raises several types for malformed input
         raise ValueError("not a URL") from exc
-    if url.scheme not in ("http", "https") or not url.host:
+    if url.scheme and url.scheme not in ("http", "https"):
+        raise ValueError(f"the scheme must be http or https, not {url.scheme!r}")
+    if not url.scheme or not url.host:
         raise ValueError("not a URL")
     return value.rstrip("/")
 
@@ -233,34 +240,56 @@ def load_config(
     path: str | Path,
     vendors: Mapping[str, type[BackendSettings]],
     env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> GatewaySettings:
+    """A config file's settings, ready to serve: besides `parse_config`'s checks, the file must
+    configure at least one backend. `overrides` (section -> keys) win over the file's values."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read the file ({exc.strerror or exc})"]) from None
-    return parse_config(text, vendors, env)
+    settings = parse_config(text, vendors, env, source=str(path), overrides=overrides)
+    if not settings.backends:
+        raise ConfigError(
+            [
+                f"backends: none configured in {path}; the gateway needs at least one backend to answer"
+                " (see the README's Configuration section; `contact-gateway demo` runs without one)"
+            ]
+        )
+    return settings
 
 
 def parse_config(
     text: str,
     vendors: Mapping[str, type[BackendSettings]],
     env: Mapping[str, str] | None = None,
+    *,
+    source: str = "<file>",
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> GatewaySettings:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
-        raise ConfigError([f"<file>: not valid YAML{at}"]) from None
+        raise ConfigError([f"{source}: not valid YAML{at}"]) from None
     if document is None:
         document = {}
     if not isinstance(document, dict):
-        raise ConfigError(["<file>: the top level must be a mapping of sections"])
+        raise ConfigError([f"{source}: the top level must be a mapping of sections"])
+    for section, values in (overrides or {}).items():
+        found = document.get(section)
+        document[section] = {**(found if isinstance(found, dict) else {}), **values}
     problems: list[str] = []
     document = _substitute_env(document, os.environ if env is None else env, (), problems)
+    unset_count = len(problems)
+    unset = {line.partition(": ")[0] for line in problems}
     settings = _validate(document, vendors, problems)
+    # A variable that is not set is the one problem at its key: what its empty value then fails
+    # (`not a URL`) would only repeat it.
+    problems = [p for i, p in enumerate(problems) if i < unset_count or p.partition(": ")[0] not in unset]
     if problems or settings is None:
-        raise ConfigError(problems or ["<file>: invalid"])
+        raise ConfigError(problems or [f"{source}: invalid"])
     return settings
 
 
@@ -278,7 +307,7 @@ def _substitute_env(node: Any, env: Mapping[str, str], path: tuple[str, ...], pr
             return env[name]
         if default is not None:
             return default
-        problems.append(f"{_dotted(path)}: environment variable {name} is not set")
+        problems.append(f"{dotted(path)}: environment variable {name} is not set")
         return ""
 
     return _ENV_REF.sub(replace, node)
@@ -300,8 +329,13 @@ def _validate(
     try:
         settings = GatewaySettings.model_validate(rest)
     except ValidationError as exc:
-        problems.extend(_format(exc, ()))
+        problems.extend(explain(exc, (), GatewaySettings))
         return None
+    if settings.server.workers > 1 and not settings.cache.url.startswith("redis://"):
+        problems.append(
+            f"cache.url: server.workers is {settings.server.workers}, which needs a shared cache (redis://...):"
+            " with memory:// each worker keeps its own, and a write through one would not refresh the others"
+        )
     for i, api_key in enumerate(settings.auth.api_keys):
         for scoped in api_key.backends or []:
             if scoped not in raw_backends:
@@ -337,23 +371,5 @@ def _validate_backend(
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        problems.extend(_format(exc, ("backends", name)))
+        problems.extend(explain(exc, ("backends", name), model))
         return None
-
-
-def _format(exc: ValidationError, prefix: tuple[str, ...]) -> list[str]:
-    lines = []
-    for err in exc.errors():
-        loc = (*prefix, *(str(p) for p in err["loc"]))
-        if err["type"] == "extra_forbidden":
-            reason = "unknown key"
-        elif err["type"] == "missing":
-            reason = "required"
-        else:
-            reason = str(err["msg"]).removeprefix("Value error, ")
-        lines.append(f"{_dotted(loc)}: {reason}")
-    return lines
-
-
-def _dotted(path: tuple[str, ...]) -> str:
-    return ".".join(path) or "<file>"

@@ -14,10 +14,12 @@ from typing import Any
 import httpx
 import orjson
 
+from gateway import graphiql
 from gateway.app import create_app
 from gateway.backends.registry import settings_models
 from gateway.config import GatewaySettings, parse_config
 from gateway.serving import bind, make_server, serve_all
+from gateway.simulators import comm100, people
 from gateway.simulators.common import SimulatorTransport
 from gateway.simulators.registry import DEMO_BACKENDS, Simulator
 
@@ -43,6 +45,14 @@ def in_process_demo() -> tuple[GatewaySettings, dict[str, httpx.AsyncBaseTranspo
     return demo_settings(roots), transports  # type: ignore[return-value]
 
 
+def graphiql_tabs() -> tuple[graphiql.Example, ...]:
+    """GraphiQL's example tabs filled with records the simulators hold, so each one shows something."""
+    return graphiql.examples(
+        person_email=people.CUSTOMERS[37].email.upper(),  # upper case: the match ignores case
+        merged_id="support:" + comm100.guid("old-5a"),
+    )
+
+
 def start_simulators() -> dict[str, Simulator]:
     return {b.name: b.make() for b in DEMO_BACKENDS}
 
@@ -55,7 +65,7 @@ async def run_demo(host: str = "127.0.0.1", port: int = 8000, out: Any = sys.std
         sock = bind(host, 0)
         roots[name] = f"http://{host}:{sock.getsockname()[1]}"
         sides.append((make_server(simulator.app), sock))
-    app = create_app(demo_settings(roots))
+    app = create_app(demo_settings(roots), graphiql_tabs=graphiql_tabs())
     main_socket = bind(host, port)
     url = f"http://{host}:{main_socket.getsockname()[1]}/graphql"
 

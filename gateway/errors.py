@@ -159,7 +159,9 @@ def error_for_status(status: int, backend: str, message: str | None = None) -> G
     if status == 400 or status == 422:
         return BadUserInput(f"backend '{backend}' rejected the input{said}", backend=backend)
     if status == 401:
-        return BackendUnauthorized(f"backend '{backend}' refused the gateway's credentials (HTTP 401)", backend=backend)
+        return BackendUnauthorized(
+            f"backend '{backend}' refused the gateway's credentials (HTTP 401){said}", backend=backend
+        )
     if status == 403:
         return Forbidden(f"backend '{backend}' forbids this operation (HTTP 403){said}", backend=backend)
     if status == 404:

@@ -8,19 +8,21 @@ codes; anything unexpected is logged with the request id and masked as INTERNAL_
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import strawberry
 from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError
+from graphql.execution import ExperimentalIncrementalExecutionResults
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from gateway import cache, errors, tracing
+from gateway import cache, errors, incremental, tracing
 from gateway.cache import RequestCacheLog
 from gateway.documents import DocumentError, chosen_operation, parse_document
 from gateway.http import REQUEST_ID
@@ -45,11 +47,18 @@ class Outcome:
     body: dict[str, Any]
     has_data: bool
     operation_not_allowed: bool = False
+    # With @defer or @stream: the parts after `body` (the first), in the 2022-08-24 draft's shape.
+    later_parts: AsyncIterator[dict[str, Any]] | None = None
 
     @property
     def clean(self) -> bool:
         """Executed with no error and nothing special to say (no stale parts): fit to reuse."""
-        return self.has_data and not self.body.get("errors") and not self.body.get("extensions")
+        return (
+            self.has_data
+            and self.later_parts is None
+            and not self.body.get("errors")
+            and not self.body.get("extensions")
+        )
 
     def label(self) -> str:
         """ok, partial (data and errors), error (no data) or rejected (refused before execution)."""
@@ -164,7 +173,6 @@ async def _run(
     deadline: float,
     allowed: Iterable[OperationType] | None,
 ) -> Outcome:
-    request_id = context.request_id
     try:
         # Vendor calls stop at the deadline themselves (their part becomes BACKEND_TIMEOUT); this
         # is the backstop for anything else, with a little grace to shape the partial answer.
@@ -196,19 +204,63 @@ async def _run(
             f"the request did not finish within the {deadline:g} s deadline (server.deadline_s)"
         )
         return Outcome({"data": None, **request_error(error)}, has_data=True)
+    if isinstance(result, ExperimentalIncrementalExecutionResults):
+        return _incremental_outcome(result, context)
     body: dict[str, Any] = {}
     if result.errors:
-        clean = context.gateway.redact
-        suggest = context.gateway.settings.server.introspection
-        body["errors"] = [error_entry(e, request_id) for e in result.errors]
-        for entry in body["errors"]:  # a last guard: no configured secret leaves in a message
-            entry["message"] = clean(entry["message"] if suggest else _SUGGESTION.sub("", entry["message"]))
+        body["errors"] = [client_error(e, context) for e in result.errors]
     executed = result.data is not None or not _is_request_error(result.errors)
     if executed:  # the spec: no `data` entry when the request failed before execution
         body["data"] = result.data
     if result.extensions:
         body["extensions"] = result.extensions
     return Outcome(body, has_data=executed)
+
+
+def client_error(error: GraphQLError, context: RequestContext) -> dict[str, Any]:
+    """An error as the client sees it: shaped, and as a last guard no configured secret (nor,
+    with introspection off, a schema hint) in its message."""
+    entry = error_entry(error, context.request_id)
+    message = entry["message"]
+    if not context.gateway.settings.server.introspection:
+        message = _SUGGESTION.sub("", message)
+    entry["message"] = context.gateway.redact(message)
+    return entry
+
+
+def _incremental_outcome(results: ExperimentalIncrementalExecutionResults, context: RequestContext) -> Outcome:
+    """The first part now; the later parts run on under this request's deadline and context."""
+    first = results.initial_result
+    reported = len(context.partial_errors)
+    found = [*(first.errors or []), *_partial_graphql_errors(context, 0)]
+    body: dict[str, Any] = {}
+    if found:
+        body["errors"] = [client_error(e, context) for e in found]
+    body["data"] = first.data
+    body["hasNext"] = first.has_next
+    body["pending"] = [p.formatted for p in first.pending]
+
+    def new_partial_errors() -> list[GraphQLError]:
+        nonlocal reported
+        late = _partial_graphql_errors(context, reported)
+        reported = len(context.partial_errors)
+        return late
+
+    # The later parts run in this request's context (deadline, cache log, request id, cursor key).
+    request_context = contextvars.copy_context()
+    deadline_at = DEADLINE.get() or time.monotonic() + context.gateway.settings.server.deadline_s
+    later = incremental.later_parts(
+        results,
+        lambda e: client_error(e, context),
+        new_partial_errors,
+        request_context,
+        deadline_at + DEADLINE_GRACE_S,
+    )
+    return Outcome(body, has_data=True, later_parts=later)
+
+
+def _partial_graphql_errors(context: RequestContext, start: int) -> list[GraphQLError]:
+    return [GraphQLError(p.error.message, path=p.path, original_error=p.error) for p in context.partial_errors[start:]]
 
 
 def _shape(outcome: Outcome, cache_log: RequestCacheLog) -> Outcome:

@@ -19,9 +19,10 @@ from gateway.cache import ReadCache, lock_name
 from gateway.config import GatewaySettings
 from gateway.metrics import Metrics
 from gateway.model import split_global_id
+from gateway.persisted_queries import PersistedQueries
 from gateway.redaction import Redactor
 from gateway.resilience import remaining
-from gateway.response_cache import PersistedQueries, ResponseCache
+from gateway.response_cache import ResponseCache
 from resolvers.cursor import cursor_key
 
 # A write lock outlives its request's deadline by this much (the deadline's grace included), so

@@ -15,6 +15,7 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from gateway.config import ServerSettings
@@ -194,8 +195,8 @@ class PartialErrors(SchemaExtension):
         ctx = self.execution_context.context
         result = self.execution_context.result
         partial = getattr(ctx, "partial_errors", None)
-        if not partial or result is None:
-            return
+        if not partial or result is None or hasattr(result, "initial_result"):
+            return  # none; or @defer, whose parts gateway.execution reports as they come
         extra = [GraphQLError(p.error.message, path=p.path, original_error=p.error) for p in partial]
         result.errors = [*(result.errors or []), *extra]
 
@@ -234,4 +235,11 @@ def build_schema(server: ServerSettings | None = None) -> strawberry.Schema:
         ]
         if not server.introspection:
             extensions.append(DisableIntrospection)
-    return GatewaySchema(query=Query, mutation=Mutation, types=[Contact, Person], extensions=extensions)
+    return GatewaySchema(
+        query=Query,
+        mutation=Mutation,
+        types=[Contact, Person],
+        extensions=extensions,
+        # @defer and @stream: a frontend renders the fast backends' part first (gateway/incremental.py).
+        config=StrawberryConfig(enable_experimental_incremental_execution=True),
+    )

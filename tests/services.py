@@ -6,15 +6,21 @@ here when this user can (root with apt-get); otherwise the test is skipped with 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import cache
 
 import pytest
+from starlette.types import ASGIApp
+
+from gateway.serving import bind, make_server
 
 CHROMIUM = "/usr/bin/chromium"
 # A session working beside another may point its tests at a private Redis (its own port), so two
@@ -141,3 +147,18 @@ class RedisServer:
             self.process.kill()
             self.process.wait()
             self.process = None
+
+
+@asynccontextmanager
+async def serving(app: ASGIApp) -> AsyncIterator[str]:
+    """`app` served by real uvicorn on a free loopback port; yields its root URL."""
+    sock = bind("127.0.0.1", 0)
+    server = make_server(app)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task

@@ -138,3 +138,95 @@ def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "cannot read the file" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_unknown_key_suggests_the_nearest_known_one() -> None:
+    text = """
+grpahiql: true
+server: {graphql: false, cors: {allow_origin: ["https://a.example"]}, colour: blue}
+auth: {api_keys: [{name: web, key: web-key-12345, bakends: [s]}]}
+backends:
+  s: {vendor: comm100, url: "https://x.example/v4", tokn: t}
+"""
+    found = problems(text)
+    assert "grpahiql: unknown key" in found  # nothing close at the top level: no guess
+    assert "server.graphql: unknown key; did you mean 'graphiql'?" in found
+    assert "server.cors.allow_origin: unknown key; did you mean 'allow_origins'?" in found
+    assert "server.colour: unknown key" in found
+    assert "auth.api_keys.0.bakends: unknown key; did you mean 'backends'?" in found
+    assert "backends.s.tokn: unknown key; did you mean 'token'?" in found
+
+
+def test_a_missing_variable_is_one_line_even_where_its_value_is_checked() -> None:
+    text = 'backends:\n  s: {vendor: comm100, url: "${COMM100_URL}", token: t}\n'
+    assert problems(text, env={}) == ["backends.s.url: environment variable COMM100_URL is not set"]
+
+
+def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
+    from gateway.config import load_config
+
+    path = tmp_path / "gateway.yaml"
+    path.write_text("backends:\n  s: {vendor: comm100\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, settings_models(), env={})
+    assert len(caught.value.problems) == 1
+    assert caught.value.problems[0].startswith(f"{path}: not valid YAML (line ")
+
+
+def test_a_url_with_another_scheme_says_which_are_allowed() -> None:
+    found = problems('backends:\n  s: {vendor: comm100, url: "ftp://x", token: t}\n')
+    assert found == ["backends.s.url: the scheme must be http or https, not 'ftp'"]
+    assert problems("cache: {url: 'ftp://x'}\nbackends: {}\n") == [
+        "cache.url: the scheme must be memory:// or redis://, not 'ftp'"
+    ]
+
+
+def test_several_workers_need_redis_named_at_the_cache_url() -> None:
+    text = 'server: {workers: 2}\nbackends:\n  s: {vendor: comm100, url: "https://x.example/v4", token: t}\n'
+    [problem] = problems(text)
+    assert problem.startswith("cache.url: server.workers is 2, which needs a shared cache (redis://")
+    assert parse_config(text + "cache: {url: 'redis://127.0.0.1:6379/0'}\n", settings_models(), env={})
+
+
+def test_an_empty_config_is_refused_by_check_config_and_serve(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text("# nothing yet\n")
+    for command in (["check-config", str(path)], ["serve", "--config", str(path), "--port", "0"]):
+        done = run_cli(*command)
+        assert done.returncode == 2, command
+        assert "backends: none configured" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+async def test_probe_calls_each_backend_once_and_says_which_failed(tmp_path: Path) -> None:
+    import asyncio
+
+    import orjson
+
+    from gateway.simulators.registry import DEMO_BACKENDS
+    from tests.services import serving
+
+    demo = DEMO_BACKENDS[0]
+    simulator = demo.make()
+    async with serving(simulator.app) as root:
+        good = demo.settings(root)
+        config = {
+            "backends": {
+                "good": good,
+                "badauth": {**good, "token": "not-the-token"},
+                "down": {**demo.settings("http://127.0.0.1:9"), "timeout_s": 2},
+            }
+        }
+        path = tmp_path / "gateway.yaml"
+        path.write_text(orjson.dumps(config).decode())
+        probed = await asyncio.to_thread(run_cli, "check-config", str(path), "--probe")
+        plain = await asyncio.to_thread(run_cli, "check-config", str(path))
+    assert plain.returncode == 0 and "result" not in plain.stdout  # no calls without --probe
+    assert probed.returncode == 3 and "probe failed for: badauth, down" in probed.stderr
+    rows = {line.split()[0]: line for line in probed.stdout.splitlines()[3:]}
+    assert set(rows) == {"good", "badauth", "down"}
+    assert " ok " in rows["good"] + " "
+    assert "credentials refused" in rows["badauth"] and "Authorization has been denied" in rows["badauth"]
+    assert "unreachable" in rows["down"]
+    assert "not-the-token" not in probed.stdout + probed.stderr
+    assert len(simulator.state.calls) == 2  # good and badauth, once each: no retry, no cache

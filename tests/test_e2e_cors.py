@@ -4,8 +4,6 @@ A configured origin gets the answer; an unlisted one is refused by Chromium itse
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 from playwright.async_api import async_playwright
@@ -13,13 +11,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from gateway.app import create_app
 from gateway.serving import bind, make_server
 from gateway.simulators.common import SimulatorTransport
 from tests.conftest import demo_backend_settings, settings_for
-from tests.services import CHROMIUM_ARGS, chromium
+from tests.services import CHROMIUM_ARGS, chromium, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,20 +26,6 @@ fetch("%s", {method: "POST", headers: {"content-type": "application/json", "auth
   .then(r => r.json()).then(j => { document.getElementById("out").textContent = "ok " + JSON.stringify(j); })
   .catch(e => { document.getElementById("out").textContent = "blocked " + e; });
 </script></body></html>"""
-
-
-@asynccontextmanager
-async def serving(app: ASGIApp) -> AsyncIterator[str]:
-    sock = bind("127.0.0.1", 0)
-    server = make_server(app)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 def page_app(graphql_url: str) -> Starlette:

@@ -44,8 +44,12 @@ async def test_without_accept_the_answer_is_application_json(client: httpx.Async
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
 
 
-async def test_star_accept_prefers_graphql_response_json(client: httpx.AsyncClient) -> None:
-    r = await client.post("/graphql", json={"query": QUERY}, headers={"accept": "*/*"})
+async def test_star_accept_is_answered_as_application_json(client: httpx.AsyncClient) -> None:
+    for accept in ("*/*", "application/*", "*/*;q=0.8"):
+        r = await client.post("/graphql", json={"query": "{ contacts("}, headers={"accept": accept})
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json", accept
+        assert r.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    r = await client.post("/graphql", json={"query": QUERY}, headers={"accept": f"{GQL}, */*;q=0.5"})
     assert r.headers["content-type"].startswith(GQL)
     r = await client.post("/graphql", json={"query": QUERY}, headers={"accept": f"{GQL};q=0.5, application/json"})
     assert r.headers["content-type"] == "application/json"
@@ -186,8 +190,14 @@ async def test_batch_returns_one_result_per_operation_in_order(client: httpx.Asy
 async def test_batch_size_is_bounded() -> None:
     async with await client_for(server={"max_batch_size": 2}) as c:
         too_many = await c.post("/graphql", json=[{"query": "{ backends { name } }"}] * 3, headers={"accept": GQL})
-        assert too_many.status_code == 400
-        assert "max_batch_size" in too_many.json()["errors"][0]["message"]
+        # One answer per operation, each with the reason, so a batching client can show it.
+        assert too_many.status_code == 200
+        answers = too_many.json()
+        assert isinstance(answers, list) and len(answers) == 3
+        for answer in answers:
+            assert "data" not in answer
+            assert answer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+            assert "max_batch_size" in answer["errors"][0]["message"]
         empty = await c.post("/graphql", json=[], headers={"accept": GQL})
         assert empty.status_code == 400
 
@@ -215,3 +225,19 @@ async def test_cors_defaults_let_a_browser_send_the_documented_headers() -> None
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "https://app.example"
     assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
+
+
+async def test_graphiql_table_lays_out_an_answer_and_refuses_what_it_cannot(client: httpx.AsyncClient) -> None:
+    query = "query Q { contacts(first: 2) { edges { node { id emails address { city } } } } }"
+    data = {"contacts": {"edges": [{"node": {"id": "support:1", "emails": ["a@x", "b@x"], "address": None}}]}}
+    r = await client.post("/graphiql/table", json={"query": query, "operationName": "Q", "data": data})
+    assert r.status_code == 200
+    assert r.json() == {
+        "columns": ["id", "emails", "address.city"],
+        "rows": [["support:1", "a@x; b@x", ""]],
+        "csv": "id,emails,address.city\nsupport:1,a@x; b@x,\n",
+    }
+    bad = await client.post("/graphiql/table", json={"query": "{ nope }", "data": None})
+    assert bad.status_code == 400 and "nope" in bad.json()["error"]
+    async with await client_for(server={"graphiql": False}) as off:
+        assert (await off.post("/graphiql/table", json={"query": query, "data": data})).status_code == 404

@@ -1,0 +1,154 @@
+"""The `/graphql` route: GET with query parameters (queries only: a mutation over GET is 405),
+POST with a JSON body holding one operation or a batch. A browser asking for HTML gets GraphiQL.
+Each step is one module of this package; this one only ties them together."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import strawberry
+from graphql import DocumentNode
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.types.graphql import OperationType
+
+from gateway import errors, graphiql
+from gateway.documents import DocumentError, chosen_operation
+from gateway.execution import Outcome, execute, prepare, request_error
+from gateway.graphql_http.api_keys import scope_of
+from gateway.graphql_http.media import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    choose_media_type,
+    json_response,
+    outcome_response,
+    wants_graphiql,
+)
+from gateway.graphql_http.multipart import answer_in_parts
+from gateway.graphql_http.payload import RequestRefused, operation_params, read_payload
+from gateway.graphql_http.reuse import ResponseReuse
+from gateway.incremental import merge_parts
+from gateway.response_cache import is_cacheable
+from gateway.runtime import Gateway
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def request_id_of(request: Request) -> str:
+    """The caller's X-Request-ID when it is a sane token, else a fresh one."""
+    given = request.headers.get("x-request-id", "")
+    return given if _REQUEST_ID.match(given) else os.urandom(16).hex()
+
+
+class GraphQLEndpoint:
+    """Authenticate, read, fill in an APQ document, then answer: from the response cache or by
+    executing, with the status and media type the spec gives."""
+
+    def __init__(
+        self, schema: strawberry.Schema, gateway: Gateway, graphiql_tabs: Sequence[graphiql.Example] | None = None
+    ) -> None:
+        self.schema = schema
+        self.gateway = gateway
+        self.server = gateway.settings.server
+        self.api_keys = gateway.settings.auth.api_keys
+        self.reuse = ResponseReuse(gateway)
+        self.graphiql_page = graphiql.page(tabs=graphiql_tabs)
+
+    async def __call__(self, request: Request) -> Response:
+        request_id = request_id_of(request)
+        if wants_graphiql(request) and self.server.graphiql:
+            return HTMLResponse(self.graphiql_page, headers={"x-request-id": request_id})
+        media = choose_media_type(request.headers.get("accept"))
+        if media is None:
+            error = errors.BadUserInput(f"cannot answer in any of the accepted types; use {GRAPHQL_RESPONSE} or {JSON}")
+            return json_response(request_error(error), 406, JSON, request_id)
+        try:
+            scope = scope_of(request, self.api_keys)
+            payload = await read_payload(request, self.server.max_query_bytes)
+            if isinstance(payload, list) and request.method == "POST":
+                return await self.answer_batch(payload, scope, media, request_id)
+            params = await self.with_document(operation_params(payload))
+        except RequestRefused as refused:
+            return json_response(request_error(refused.error), refused.status, media, request_id, refused.headers)
+        return await self.answer_operation(request, params, scope, media, request_id)
+
+    async def answer_operation(
+        self, request: Request, params: dict[str, Any], scope: frozenset[str] | None, media: str, request_id: str
+    ) -> Response:
+        """One operation's answer: a stored one for the same read at the same generations, or a run."""
+        name = params.get("operationName")
+        try:  # parsed once, before anything is looked up: a malformed document costs nothing more
+            document = prepare(self.gateway, params["query"], name)
+        except DocumentError as exc:
+            return outcome_response(Outcome(request_error(exc), has_data=False), media, request_id)
+        cacheable = is_cacheable(chosen_operation(document, name))
+        key = await self.reuse.stored_key(params, scope, cacheable)
+        if key is not None:
+            stored = await self.reuse.stored_answer(key, params, request, media, request_id)
+            if stored is not None:
+                return stored
+        outcome = await self.execute(params, scope, request_id, get=request.method == "GET", document=document)
+        if outcome.later_parts is not None:
+            return await answer_in_parts(outcome, request.headers.get("accept"), media, request_id)
+        reusable = await self.reuse.store(key, cacheable, outcome, request, media, request_id)
+        return reusable or outcome_response(outcome, media, request_id)
+
+    async def answer_batch(
+        self, items: list[Any], scope: frozenset[str] | None, media: str, request_id: str
+    ) -> Response:
+        """A JSON array of operations: an array of results, each with its own errors."""
+        limit = self.server.max_batch_size
+        if not items:
+            raise RequestRefused(errors.BadUserInput(f"a batch holds 1 to {limit} operations (server.max_batch_size)"))
+        if len(items) > limit:
+            # One coded error per operation, so a batching client (BatchHttpLink) can match answers
+            # to operations by position and show the reason instead of a length mismatch.
+            refused = errors.BadUserInput(
+                f"the batch holds {len(items)} operations, more than the {limit} allowed (server.max_batch_size)"
+            )
+            return json_response([request_error(refused)] * len(items), 200, media, request_id)
+
+        async def one(index: int, item: Any) -> dict[str, Any]:
+            try:
+                params = await self.with_document(operation_params(item))
+            except RequestRefused as exc:
+                return request_error(exc.error)
+            outcome = await self.execute(params, scope, f"{request_id}.{index}", get=False)
+            if outcome.later_parts is None:
+                return outcome.body
+            return merge_parts(outcome.body, [part async for part in outcome.later_parts])
+
+        bodies = await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
+        return json_response(list(bodies), 200, media, request_id)
+
+    async def with_document(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Params with the document of an automatic persisted query filled in."""
+        try:
+            return await self.gateway.persisted.with_document(params)
+        except errors.GatewayError as exc:
+            raise RequestRefused(exc) from None
+
+    async def execute(
+        self,
+        params: dict[str, Any],
+        scope: frozenset[str] | None,
+        request_id: str,
+        *,
+        get: bool,
+        document: DocumentNode | None = None,
+    ) -> Outcome:
+        return await execute(
+            self.schema,
+            self.gateway,
+            params["query"],
+            params.get("variables"),
+            params.get("operationName"),
+            scope=scope,
+            request_id=request_id,
+            allowed=(OperationType.QUERY,) if get else None,
+            document=document,
+        )

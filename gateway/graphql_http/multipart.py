@@ -1,0 +1,45 @@
+"""Answers in parts (`@defer`, `@stream`) over `multipart/mixed`, as Apollo Client and urql read
+them; one merged JSON answer for a client that does not accept multipart."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import orjson
+from starlette.responses import Response, StreamingResponse
+from strawberry.http.streaming import MultipartTransport
+
+from gateway.execution import Outcome
+from gateway.graphql_http.media import json_response
+from gateway.incremental import merge_parts
+
+MULTIPART = "multipart/mixed"
+
+
+def accepts_multipart(accept: str | None) -> bool:
+    for part in (accept or "").split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        if media.lower() == MULTIPART and "q=0" not in [p.replace(" ", "") for p in params]:
+            return True
+    return False
+
+
+async def answer_in_parts(outcome: Outcome, accept: str | None, media: str, request_id: str) -> Response:
+    """The first part at once and each later part as it is ready, or all of them merged."""
+    assert outcome.later_parts is not None
+    later_parts = outcome.later_parts
+    if not accepts_multipart(accept):
+        merged = merge_parts(outcome.body, [part async for part in later_parts])
+        return json_response(merged, 200, media, request_id)
+
+    async def parts() -> AsyncGenerator[Any, None]:
+        yield outcome.body
+        async for part in later_parts:
+            yield part
+
+    transport = MultipartTransport()
+    return StreamingResponse(
+        transport.stream(parts, lambda value: orjson.dumps(value).decode())(),
+        headers={**transport.headers, "x-request-id": request_id, "cache-control": "no-cache"},
+    )

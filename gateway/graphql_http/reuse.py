@@ -1,0 +1,69 @@
+"""Answering a clean read again without running it: the response cache and the ETag.
+
+A stored answer is reused while every backend it read is at the same generation (see
+`gateway.response_cache`). Over GET a reusable answer carries its ETag; a client sending it back
+in If-None-Match gets 304 Not Modified with no body.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.execution import Outcome
+from gateway.graphql_http.media import json_response
+from gateway.response_cache import etag_of
+from gateway.runtime import Gateway
+
+
+class ResponseReuse:
+    """The response cache as the endpoint uses it: find a stored answer, store a clean one."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def stored_key(self, params: dict[str, Any], scope: frozenset[str] | None, cacheable: bool) -> str | None:
+        """Where this read's answer is stored, or None when it may not be reused."""
+        responses = self.gateway.responses
+        if not responses.enabled or not cacheable:
+            return None
+        return await responses.key(scope, params["query"], params.get("operationName"), params.get("variables"))
+
+    async def stored_answer(
+        self, key: str, params: dict[str, Any], request: Request, media: str, request_id: str
+    ) -> Response | None:
+        started = time.perf_counter()
+        hit = await self.gateway.responses.get(key)
+        self.gateway.metrics.response_cache_event("hit" if hit else "miss")
+        if hit is None:
+            return None
+        self.gateway.metrics.observe_request(params.get("operationName"), "ok", time.perf_counter() - started)
+        return with_etag(hit.body, hit.etag, request, media, request_id)
+
+    async def store(
+        self, key: str | None, cacheable: bool, outcome: Outcome, request: Request, media: str, request_id: str
+    ) -> Response | None:
+        """The answer to a clean read (stored when `key` is given), or None when it is not one."""
+        if not (cacheable and outcome.clean):
+            return None
+        body = orjson.dumps(outcome.body)
+        etag = etag_of(body)
+        if key is not None:
+            await self.gateway.responses.put(key, body, etag)
+            self.gateway.metrics.response_cache_event("store")
+        return with_etag(body, etag, request, media, request_id)
+
+
+def with_etag(body: bytes, etag: str, request: Request, media: str, request_id: str) -> Response:
+    """A clean read's answer; over GET with its ETag, and 304 when the client holds it already."""
+    headers: dict[str, str] = {}
+    if request.method == "GET":
+        headers = {"etag": etag, "cache-control": "private, no-cache"}
+        held = request.headers.get("if-none-match", "")
+        if any(tag.strip().removeprefix("W/") in (etag, "*") for tag in held.split(",")):
+            return Response(status_code=304, headers={"x-request-id": request_id, **headers})
+    return json_response(body, 200, media, request_id, headers)
