@@ -43,11 +43,15 @@ log = logging.getLogger("gateway.cache")
 
 PREFIX = "cg"
 RETRY_AFTER_OUTAGE_S = 3.0
-# One Redis round trip; a stalled Redis costs a reader this long once, then it is bypassed.
+# One Redis round trip on an open connection; a stalled Redis costs a reader this long once, then
+# it is bypassed.
 OPERATION_TIMEOUT_S = 0.5
-# Waiting for a free pooled connection is load, not an outage: it gets its own allowance.
+# Opening a connection (TCP and redis-py's handshake): slower than a command when many open at
+# once on a busy machine, which is load, not an outage.
+CONNECT_TIMEOUT_S = 2.0
+# Waiting for a free pooled connection is load too: it gets its own allowance.
 POOL_WAIT_S = 1.0
-DEFAULT_MAX_CONNECTIONS = 64
+DEFAULT_MAX_CONNECTIONS = 16
 # Cross-instance single-flight over Redis: the first instance to miss takes a lock and loads; the
 # others poll for its entry.
 LOAD_POLL_S = 0.02
@@ -160,7 +164,7 @@ class ReadCache:
 
     @staticmethod
     async def _attempt(operation: Callable[[], Awaitable[Any]]) -> Any:
-        async with asyncio.timeout(OPERATION_TIMEOUT_S + POOL_WAIT_S):
+        async with asyncio.timeout(POOL_WAIT_S + CONNECT_TIMEOUT_S + OPERATION_TIMEOUT_S):
             return await operation()
 
     def _went_down(self, exc: BaseException) -> None:
@@ -228,7 +232,7 @@ class ReadCache:
 
     async def _increment_until_deadline(self, namespace: str) -> bool:
         left = remaining()
-        give_up = time.monotonic() + (left if left is not None else OPERATION_TIMEOUT_S + POOL_WAIT_S)
+        give_up = time.monotonic() + (left if left is not None else POOL_WAIT_S + CONNECT_TIMEOUT_S)
         pause = BUMP_RETRY_S
         while True:
             try:
@@ -513,6 +517,7 @@ def _open(url: str, max_connections: int) -> BaseCache:
         # instead of failing (redis-py's default pool raises once it has made its maximum).
         connection_pool_class=BlockingConnectionPool,
         pool_max_size=max_connections,
+        create_connection_timeout=CONNECT_TIMEOUT_S,
         connection_pool_kwargs={"socket_timeout": OPERATION_TIMEOUT_S, "timeout": POOL_WAIT_S},
     )
 

@@ -113,7 +113,7 @@ class CacheSettings(_Strict):
     # gateway/response_cache.py); false keeps only the per-call vendor cache.
     responses: bool = True
     # Redis connections per process: requests beyond it wait their turn for a connection.
-    max_connections: int = Field(default=64, ge=2, le=10_000)
+    max_connections: int = Field(default=16, ge=2, le=10_000)
 
     @field_validator("url")
     @classmethod
