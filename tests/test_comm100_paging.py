@@ -177,3 +177,20 @@ async def test_a_looping_vendor_ends_the_request_promptly_with_a_coded_error(
         assert error["extensions"]["backend"] == "support"
         assert error["extensions"]["reason"] == {"same-url": "PAGE_REPEATED", "endless": "PAGE_CAP"}[mode]
     assert sim.state.count("GET", LIST) <= 2 * 20
+
+
+@pytest.mark.parametrize(("first", "pages"), [(1, 1), (4, 2), (5, 2), (8, 2), (9, 3), (10, 3), (24, 5), (30, 5)])
+async def test_a_list_reads_only_the_pages_its_answer_needs(
+    backends: Callable[..., Comm100Backend], first: int, pages: int
+) -> None:
+    """`first` + 1 contacts (what the resolver asks for) and one more to know there is a next page:
+    never a page past that, even when the next page is asked for early (while one is mapped)."""
+    records: list[dict[str, Any]] = [
+        {"id": comm100.guid(f"p-{k}"), "name": f"P {k}", "mergeToContactId": None, "contactIdentities": []}
+        for k in range(25)
+    ]
+    sim = comm100.Comm100Simulator(records=records)
+    backend = backends(SimulatorTransport(app=sim.app), page_size=5)
+    result = await backend.scan(ContactFilter(), None, first + 1)
+    assert [c.display_name for c in result.contacts] == [f"P {k}" for k in range(min(first + 1, 25))]
+    assert sim.state.count("GET") == pages

@@ -7,6 +7,7 @@ absolute `nextPage` URL the vendor returns (same origin only, always advancing),
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from collections.abc import Mapping
@@ -260,6 +261,13 @@ def pushdown(flt: ContactFilter) -> dict[str, str]:
     return {}
 
 
+def _listable(record: Mapping[str, Any], include_merged: bool) -> bool:
+    """Whether an unfiltered list shows this raw record (it has an id; merged only when asked)."""
+    return text(record.get("id")) is not None and (
+        include_merged or merge_target(record.get("mergeToContactId")) is None
+    )
+
+
 # ---------------------------------------------------------------------------- the backend
 
 
@@ -329,35 +337,47 @@ class Comm100Backend(HttpBackend):
         after: list[str] = []
         beyond = 0  # matches past `limit`, counted while their page is in hand anyway
         vendor_total: int | None = None
+        payload = await self._page(walk, page)
         while True:
-            payload = await self._page(walk, page)
             records = self.expect_list(payload, "contacts")
             if isinstance(payload.get("total"), int):
                 vendor_total = payload["total"]
-            for offset in range(skip, len(records)):
-                if len(found) >= limit and flt.is_empty():
-                    # Only counted: whether it is listed is known from the raw record.
-                    record = records[offset]
-                    live = include_merged or merge_target(record.get("mergeToContactId")) is None
-                    beyond += text(record.get("id")) is not None and live
-                    continue
-                contact = self.map_one(records[offset], to_contact)
-                if contact is None or not self.listed(contact, flt, include_merged):
-                    continue
-                if len(found) < limit:
-                    found.append(contact)
-                    after.append(f"{page.index}:{offset + 1}")
-                else:
-                    beyond += 1
+            following = self._follow(walk, payload.get("nextPage"), page, len(records))
+            # An unfiltered list knows from the raw records whether this page can fill the
+            # request: when it cannot, the next page is asked for now, while this one is mapped.
+            ahead: asyncio.Future[Any] | None = None
+            if following is not None and flt.is_empty():
+                listable = sum(1 for r in records[skip:] if _listable(r, include_merged))
+                if len(found) + listable <= limit:
+                    ahead = asyncio.ensure_future(self._page(walk, following))
+            try:
+                for offset in range(skip, len(records)):
+                    if len(found) >= limit and flt.is_empty():
+                        # Only counted: whether it is listed is known from the raw record.
+                        beyond += _listable(records[offset], include_merged)
+                        continue
+                    contact = self.map_one(records[offset], to_contact)
+                    if contact is None or not self.listed(contact, flt, include_merged):
+                        continue
+                    if len(found) < limit:
+                        found.append(contact)
+                        after.append(f"{page.index}:{offset + 1}")
+                    else:
+                        beyond += 1
+            except BaseException:
+                if ahead is not None:
+                    ahead.cancel()
+                raise
             # The vendor's `total` counts every record, merged-away ones included: it is this
             # list's count only for an unfiltered list that includes them.
             vendor_count = vendor_total if flt.is_empty() and include_merged else None
-            following = self._follow(walk, payload.get("nextPage"), page, len(records))
             if following is None:
                 # The whole rest of the list was read: counted exactly when read from the start.
                 return ScanResult(found, after, len(found) + beyond if from_start else vendor_count)
             if beyond:
+                assert ahead is None  # asked ahead only when this page could not fill the request
                 return ScanResult(found, after, vendor_count)
+            payload = await (ahead if ahead is not None else self._page(walk, following))
             page, skip = following, 0
 
     async def _page(self, walk: PageWalk, page: PageRequest) -> Any:
