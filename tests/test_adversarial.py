@@ -5,20 +5,20 @@ still comes back, /healthz keeps answering meanwhile, nothing is a 5xx, and no s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.serving import bind, make_server
 from gateway.simulators.comm100 import PREFIX, Comm100Simulator, guid
 from gateway.simulators.common import SimulatorTransport
 from gateway.simulators.evil import MODES, EvilVendor
 from tests.conftest import settings_for
+from tests.services import serving
 
 pytestmark = pytest.mark.slow
 
@@ -64,19 +64,6 @@ def evil_backends(root: str) -> dict[str, dict[str, Any]]:
     }
 
 
-async def serve(app: Any) -> AsyncGenerator[str, None]:
-    sock = bind("127.0.0.1", 0)
-    server = make_server(app)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-
-
 async def probe_health(url: str, stop: asyncio.Event, latencies: list[float]) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         while not stop.is_set():
@@ -92,8 +79,8 @@ async def test_an_evil_vendor_costs_only_its_own_part(mode: str, caplog: pytest.
     evil = EvilVendor(mode, size_bytes=4 * 1024 * 1024)
     healthy = Comm100Simulator()
     healthy_id = guid("customer-1")
-    vendor_server = serve(evil)
-    root = await vendor_server.__anext__()
+    servers = contextlib.AsyncExitStack()
+    root = await servers.enter_async_context(serving(evil))
     backends = {
         "good": {"vendor": "comm100", "url": "http://good.test" + PREFIX, "token": "comm100-demo-token"},
         **evil_backends(root),
@@ -102,8 +89,7 @@ async def test_an_evil_vendor_costs_only_its_own_part(mode: str, caplog: pytest.
         settings_for(backends, server={"deadline_s": DEADLINE_S}),
         transports={"good": SimulatorTransport(app=healthy.app)},
     )
-    gateway_server = serve(app)
-    url = await gateway_server.__anext__()
+    url = await servers.enter_async_context(serving(app))
     ids = {**IDS, "good": healthy_id}
     lookups = " ".join(
         f'{name}: contact(id: "{name}:{ids[name if name == "good" else conf["vendor"]]}") {{ id displayName }}'
@@ -123,8 +109,7 @@ async def test_an_evil_vendor_costs_only_its_own_part(mode: str, caplog: pytest.
     finally:
         stop.set()
         await prober
-        for server in (gateway_server, vendor_server):
-            await server.aclose()
+        await servers.aclose()
 
     assert response.status_code == 200, response.text
     body = response.json()
