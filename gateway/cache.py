@@ -23,35 +23,31 @@ import contextlib
 import hashlib
 import logging
 import time
-import urllib.parse
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-from aiocache import RedisCache, SimpleMemoryCache
 from aiocache.base import BaseCache
-from aiocache.serializers import BaseSerializer, NullSerializer
-from redis.asyncio import BlockingConnectionPool
 
 from gateway import errors
+from gateway.cache_entries import Entry
+from gateway.cache_store import (
+    CONNECT_TIMEOUT_S,
+    DEFAULT_MAX_CONNECTIONS,
+    POOL_WAIT_S,
+    LocalLocks,
+    StoreLock,
+    attempt,
+    open_store,
+    safe_url,
+)
 from gateway.resilience import remaining
 
 log = logging.getLogger("gateway.cache")
 
 PREFIX = "cg"
 RETRY_AFTER_OUTAGE_S = 3.0
-# One Redis round trip on an open connection; a stalled Redis costs a reader this long once, then
-# it is bypassed.
-OPERATION_TIMEOUT_S = 0.5
-# Opening a connection (TCP and redis-py's handshake): slower than a command when many open at
-# once on a busy machine, which is load, not an outage.
-CONNECT_TIMEOUT_S = 2.0
-# Waiting for a free pooled connection is load too: it gets its own allowance.
-POOL_WAIT_S = 1.0
-DEFAULT_MAX_CONNECTIONS = 16
 # Cross-instance single-flight over Redis: the first instance to miss takes a lock and loads; the
 # others poll for its entry.
 LOAD_POLL_S = 0.02
@@ -80,51 +76,6 @@ class RequestCacheLog:
 CURRENT: ContextVar[RequestCacheLog | None] = ContextVar("contact_gateway_cache_log", default=None)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One cached vendor read: its payload, or the vendor's "no such record"."""
-
-    stored_at: float
-    payload: Any = None
-    missing: bool = False
-
-    def age(self, now: float) -> float:
-        return now - self.stored_at
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"stored_at": self.stored_at, "payload": self.payload, "missing": self.missing}
-
-    @staticmethod
-    def from_stored(value: Any) -> Entry | None:
-        """An entry as the store gave it back (an Entry in memory, its wire form from Redis)."""
-        if isinstance(value, Entry) or value is None:
-            return value
-        if isinstance(value, Mapping) and isinstance(value.get("stored_at"), int | float):
-            return Entry(float(value["stored_at"]), value.get("payload"), bool(value.get("missing")))
-        return None  # a foreign or older value under our key: treated as a miss
-
-    def unwrap(self, backend: str) -> Any:
-        if self.missing:
-            raise errors.NotFound(f"backend '{backend}' has no such record", backend=backend)
-        return self.payload
-
-
-class OrjsonSerializer(BaseSerializer):  # type: ignore[misc]
-    DEFAULT_ENCODING = None
-
-    def dumps(self, value: Any) -> bytes:
-        return orjson.dumps(value.to_wire() if isinstance(value, Entry) else value)
-
-    def loads(self, value: bytes | None) -> Any:
-        return None if value is None else orjson.loads(value)
-
-
-def call_key(method: str, path: str, params: Mapping[str, Any] | None) -> str:
-    """A hash of one vendor call: parameters (emails, names) never appear in clear."""
-    canonical = orjson.dumps([method, path, sorted((str(k), str(v)) for k, v in (params or {}).items())])
-    return hashlib.sha256(canonical).hexdigest()[:32]
-
-
 class ReadCache:
     def __init__(
         self,
@@ -136,7 +87,7 @@ class ReadCache:
         self.url = url
         self.on_event = on_event or (lambda backend, event: None)
         self.shared = url.startswith("redis://")
-        self.store: BaseCache = _open(url, max_connections)
+        self.store: BaseCache = open_store(url, max_connections)
         self.healthy = True
         self.last_error: str | None = None
         self._retry_at = 0.0
@@ -144,7 +95,7 @@ class ReadCache:
         self._generations: dict[str, int] = {}  # memory mode: generations live here
         self._known: set[str] = set()  # namespaces this instance has used (bumped after an outage)
         self._unproven: dict[str, asyncio.Task[None]] = {}  # namespaces with a bump not yet recorded
-        self._local_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._local_locks = LocalLocks()
 
     # ------------------------------------------------------------------ resilience
 
@@ -155,21 +106,16 @@ class ReadCache:
         if not self.healthy and time.monotonic() < self._retry_at:
             return False, None
         try:
-            value = await self._attempt(operation)
+            value = await attempt(operation)
         except Exception as exc:  # any client error: for reads the cache is an optimisation
             self._went_down(exc)
             return False, None
         self._came_back()
         return True, value
 
-    @staticmethod
-    async def _attempt(operation: Callable[[], Awaitable[Any]]) -> Any:
-        async with asyncio.timeout(POOL_WAIT_S + CONNECT_TIMEOUT_S + OPERATION_TIMEOUT_S):
-            return await operation()
-
     def _went_down(self, exc: BaseException) -> None:
         if self.healthy:
-            log.warning("cache %s unreachable (%s): serving without cache", _safe_url(self.url), type(exc).__name__)
+            log.warning("cache %s unreachable (%s): serving without cache", safe_url(self.url), type(exc).__name__)
         self.healthy = False
         self.last_error = type(exc).__name__
         self._retry_at = time.monotonic() + RETRY_AFTER_OUTAGE_S
@@ -177,7 +123,7 @@ class ReadCache:
     def _came_back(self) -> None:
         if self.healthy:
             return
-        log.warning("cache %s reachable again", _safe_url(self.url))
+        log.warning("cache %s reachable again", safe_url(self.url))
         self.healthy = True
         self.last_error = None
         # Another instance may have written while neither of us could record it: nothing cached
@@ -236,7 +182,7 @@ class ReadCache:
         pause = BUMP_RETRY_S
         while True:
             try:
-                await self._attempt(lambda: self.store.increment(_generation_key(namespace)))
+                await attempt(lambda: self.store.increment(_generation_key(namespace)))
             except Exception as exc:
                 self._went_down(exc)
                 if time.monotonic() + pause >= give_up:
@@ -254,7 +200,7 @@ class ReadCache:
         async def until_recorded() -> None:
             while True:
                 try:
-                    await self._attempt(lambda: self.store.increment(_generation_key(namespace)))
+                    await attempt(lambda: self.store.increment(_generation_key(namespace)))
                 except Exception:  # still down: try again shortly
                     await asyncio.sleep(BUMP_RETRY_S)
                     continue
@@ -374,7 +320,7 @@ class ReadCache:
 
     async def _release(self, lock: StoreLock) -> None:
         with contextlib.suppress(Exception):  # the store is down: the lease lapses by itself
-            await self._attempt(lock.release)
+            await attempt(lock.release)
 
     async def _wait_for_other_instance(self, key: str, ttl_s: float, lease_s: float) -> Entry | None:
         """The entry another instance is loading, once stored; None when it gave up (or we must)."""
@@ -408,7 +354,7 @@ class ReadCache:
         cannot be reached within `wait_s` gives errors.CacheUnavailable: nothing can be serialised, so
         nothing may proceed."""
         if not self.shared:
-            async with self._local_lock(name):
+            async with self._local_locks.hold(name):
                 yield
             return
         lock = self._redis_lock(f"{PREFIX}:lock:{name}", lease_s)
@@ -416,7 +362,7 @@ class ReadCache:
         unreachable = False
         while True:
             try:
-                taken = await self._attempt(lock.acquire)
+                taken = await attempt(lock.acquire)
                 unreachable = False
             except Exception as exc:  # stalled or down: keep trying until the wait is over
                 self._went_down(exc)
@@ -439,20 +385,6 @@ class ReadCache:
             yield
         finally:
             await self._release(lock)
-
-    @contextlib.asynccontextmanager
-    async def _local_lock(self, name: str) -> AsyncIterator[None]:
-        lock, users = self._local_locks.get(name, (asyncio.Lock(), 0))
-        self._local_locks[name] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._local_locks[name]
-            if users <= 1:
-                del self._local_locks[name]
-            else:
-                self._local_locks[name] = (lock, users - 1)
 
     # ------------------------------------------------------------------ state
 
@@ -478,63 +410,12 @@ class ReadCache:
             await self._guarded(lambda: self.store.close())
 
 
-class StoreLock:
-    """A lock in Redis: SET NX with a lease, one owner token for every attempt (an attempt that
-    timed out on our side may still have landed), released by compare-and-delete so a lock that
-    expired and was taken by another instance is left alone."""
-
-    _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
-
-    def __init__(self, client: Any, name: str, lease_s: float) -> None:
-        self.client = client
-        self.name = name
-        self.lease_ms = max(1, int(lease_s * 1000))
-        self.token = uuid.uuid4().hex.encode()
-
-    async def acquire(self) -> bool:
-        if await self.client.set(self.name, self.token, nx=True, px=self.lease_ms):
-            return True
-        return bool(await self.client.get(self.name) == self.token)
-
-    async def release(self) -> None:
-        await self.client.eval(self._RELEASE, 1, self.name, self.token)
-
-
-def _open(url: str, max_connections: int) -> BaseCache:
-    if not url.startswith("redis://"):
-        # No per-operation timeout: nothing in memory can hang, and aiocache's costs a task each.
-        return SimpleMemoryCache(serializer=NullSerializer(), timeout=None)
-    parsed = urllib.parse.urlparse(url)
-    options: dict[str, Any] = {"endpoint": parsed.hostname or "127.0.0.1", "port": parsed.port or 6379}
-    options.update(RedisCache.parse_uri_path(parsed.path) if parsed.path else {})
-    if parsed.password:
-        options["password"] = urllib.parse.unquote(parsed.password)
-    return RedisCache(
-        **options,
-        serializer=OrjsonSerializer(),
-        timeout=None,  # `_attempt` bounds every operation already
-        # A bounded pool that waits for a free connection: under load a reader waits its turn
-        # instead of failing (redis-py's default pool raises once it has made its maximum).
-        connection_pool_class=BlockingConnectionPool,
-        pool_max_size=max_connections,
-        create_connection_timeout=CONNECT_TIMEOUT_S,
-        connection_pool_kwargs={"socket_timeout": OPERATION_TIMEOUT_S, "timeout": POOL_WAIT_S},
-    )
-
-
 def _generation_key(namespace: str) -> str:
     return f"{PREFIX}:{namespace}:gen"
 
 
 def _whole_seconds(ttl_s: float) -> int:
     return max(1, int(ttl_s + 0.999))
-
-
-def _safe_url(url: str) -> str:
-    """The URL without a password, for logs."""
-    parsed = urllib.parse.urlparse(url)
-    host = parsed.hostname or ""
-    return f"{parsed.scheme}://{host}{':' + str(parsed.port) if parsed.port else ''}{parsed.path}"
 
 
 def lock_name(namespace: str, record: str) -> str:

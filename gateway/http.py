@@ -19,7 +19,8 @@ import stamina
 from aiolimiter import AsyncLimiter
 
 from gateway import errors, tracing
-from gateway.cache import ReadCache, call_key
+from gateway.cache import ReadCache
+from gateway.cache_entries import call_key
 from gateway.config import BackendSettings
 from gateway.metrics import Metrics
 from gateway.redaction import Redactor
