@@ -1,4 +1,4 @@
-"""`python -m bench [--quick]`: the gateway's speed as ratios measured in one run, into bench/README.md.
+"""`python -m bench [--quick] [--peers]`: the gateway's speed as ratios measured in one run, into bench/README.md.
 
 Everything runs on loopback: the four vendor simulators (uvicorn, in a thread of this process, so
 their request counters can be read), the gateway as `contact-gateway serve` in its own process,
@@ -21,8 +21,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,12 @@ from typing import Any
 import httpx
 import orjson
 
+from bench import peers
 from bench.load import Load, generate
+from bench.servers import Vendors, baseline, gateway, post, rss_kb, serving
 from gateway.backends.registry import VENDORS
-from gateway.serving import bind, make_server
 from gateway.simulators import comm100
-from gateway.simulators.registry import DEMO_BACKENDS, Simulator
+from gateway.simulators.registry import DEMO_BACKENDS
 
 HERE = Path(__file__).parent
 CONTACT_ID = "support:" + comm100.guid("customer-2")
@@ -59,113 +59,6 @@ class Settings:
     def __post_init__(self) -> None:
         self.seconds = 2.0 if self.quick else 10.0
         self.memory_seconds = 10.0 if self.quick else 120.0
-
-
-# ---------------------------------------------------------------------------- processes
-
-
-class Vendors:
-    """Simulators served by real uvicorn on loopback ports, in a background thread."""
-
-    def __init__(self, sims: dict[str, Simulator]) -> None:
-        self.sims = sims
-        self.roots: dict[str, str] = {}
-        servers = []
-        for name, sim in sims.items():
-            sock = bind("127.0.0.1", 0)
-            self.roots[name] = f"http://127.0.0.1:{sock.getsockname()[1]}"
-            servers.append((make_server(sim.app), sock))
-        self._servers = servers
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
-        self._thread.start()
-        while not all(server.started for server, _ in servers):
-            time.sleep(0.01)
-
-    async def _serve(self) -> None:
-        await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in self._servers))
-
-    def latency(self, seconds: float) -> None:
-        for sim in self.sims.values():
-            sim.state.latency_s = seconds
-
-    def calls(self) -> int:
-        return sum(len(sim.state.calls) for sim in self.sims.values())
-
-    def stop(self) -> None:
-        for server, _ in self._servers:
-            server.should_exit = True
-        self._thread.join(timeout=10)
-
-
-def free_port() -> int:
-    sock = bind("127.0.0.1", 0)
-    port: int = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(400):
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited early")
-        try:
-            httpx.get(url)  # any answer will do: it listens
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url}: the server did not come up")
-
-
-@contextmanager
-def serving(command: list[str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A server process on a free port; yields its /graphql URL."""
-    port = free_port()
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen([*command, str(port)], stdout=subprocess.DEVNULL, stderr=log)
-        url = f"http://127.0.0.1:{port}/graphql"
-        try:
-            try:
-                wait_until_up(url, process)
-            except RuntimeError:
-                log.seek(0)
-                said = log.read().decode(errors="replace")[-2000:]
-                raise RuntimeError(f"{' '.join(command)} did not start:\n{said}") from None
-            yield url, process
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
-
-
-@contextmanager
-def gateway(backends: dict[str, dict[str, Any]], **sections: Any) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    config = {"backends": backends, **sections}
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
-        handle.write(orjson.dumps(config).decode())  # JSON is YAML
-    try:
-        command = [sys.executable, "-m", "gateway.cli", "serve", "--config", handle.name, "--port"]
-        with serving(command) as running:
-            yield running
-    finally:
-        Path(handle.name).unlink()
-
-
-def baseline(name: str) -> Any:
-    return serving([sys.executable, "-m", "bench.apps", name])
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def post(url: str, body: str) -> dict[str, Any]:
-    response = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=30)
-    answer: dict[str, Any] = response.json()
-    if answer.get("errors"):
-        raise RuntimeError(f"the bench query failed: {answer['errors']}")
-    return answer
 
 
 # ---------------------------------------------------------------------------- scenarios
@@ -555,6 +448,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="short runs, to check the bench still works (~1 min)")
     parser.add_argument("--output", default=str(HERE / "README.md"), help="where to write the report")
+    parser.add_argument(
+        "--peers", action="store_true", help="also measure Hive Gateway side by side (needs node, npm and wrk)"
+    )
     args = parser.parse_args(argv)
     run = Settings(quick=args.quick)
     started = time.monotonic()
@@ -569,7 +465,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         vendors.stop()
     big_page(run, rows, notes)
-    command = "python -m bench" + (" --quick" if args.quick else "")
+    if args.peers:
+        peers.compare(run.seconds, rounds=1 if run.quick else 2, rows=rows, notes=notes)
+    else:
+        rows.append(["6. contact(id) / Hive Gateway", "n/a", "", "not run (`python -m bench --peers`)"])
+    command = "python -m bench" + (" --quick" if args.quick else "") + (" --peers" if args.peers else "")
     report = write_report(rows, notes, command, started)
     Path(args.output).write_text(report)
     print(report)

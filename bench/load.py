@@ -19,9 +19,17 @@ _LUA = """
 wrk.method = "{method}"
 wrk.body = {body}
 {headers}
+"""
+# Appended to every script: one line wrk prints at the end, which `run_wrk_script` reads.
+# `graphql_errors` is counted by scripts that check each answer (see bench/peers.py); `done` runs
+# in wrk's main Lua state, so it reads each thread's count through the thread handle.
+_REPORT_LUA = """
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
 done = function(summary, latency, requests)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write
     + summary.errors.status + summary.errors.timeout
+  for _, thread in ipairs(threads) do errors = errors + (thread:get("graphql_errors") or 0) end
   io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration,
     latency:percentile(50), latency:percentile(95), latency:percentile(99), errors))
 end
@@ -58,8 +66,13 @@ def run_wrk(
         body=_lua_string(body) if body is not None else "nil",
         headers="\n".join(lines),
     )
+    return run_wrk_script(url, script, connections, seconds)
+
+
+def run_wrk_script(url: str, script: str, connections: int, seconds: float) -> Load:
+    """wrk on one thread driven by a Lua `script` of the caller's (which leaves `setup` and `done` to this)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(script)
+        handle.write(script + _REPORT_LUA)
     try:
         out = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", handle.name, url],
