@@ -3,8 +3,9 @@
 Everything runs on loopback: the four vendor simulators (uvicorn, in a thread of this process, so
 their request counters can be read), the gateway as `contact-gateway serve` in its own process,
 and the baselines (`bench/apps.py`) in theirs, one at a time so they never share the CPU. Load
-comes from `wrk` when installed, else a bounded Python loop. Figures are ratios between things
-measured in this same run, so they hold on a noisy machine; absolute numbers are shown for context.
+comes from `wrk` when installed, else a bounded Python loop; `--peers` adds Hive Gateway side by
+side (bench/peers.py). Figures are ratios between things measured in this same run, so they hold
+on a noisy machine; absolute numbers are shown for context.
 """
 
 from __future__ import annotations
@@ -403,6 +404,10 @@ def write_report(rows: list[list[str]], notes: list[str], command: str, started:
         "   caching off and on, against reading the same 10 vendor pages of 100 directly.",
         "4. Vendor calls counted at the simulators.",
         "5. The gateway's resident memory after a bounded mixed load against after warm-up.",
+        "6. With `--peers` (bench/peers.py): Hive Gateway, the Node peer, composed over an OpenAPI",
+        "   description of one AgentVoice simulator (its own process) and contact-gateway reading the",
+        "   same simulator, measured in turn under wrk: uncached with a new id on every request (one",
+        "   vendor call each, counted), and cached on one id; server CPU per request from /proc.",
         "",
         "## What moved the figures (profiled with py-spy and cProfile, before -> after)",
         "",

@@ -1,12 +1,10 @@
 """`python -m bench --peers`: contact-gateway side by side with Hive Gateway, the Node peer of issue 19.
 
-Hive Gateway and GraphQL Mesh's composer are npm packages, installed at pinned versions into a cache
-directory outside the repository (nothing of theirs is kept in it). The bench writes an OpenAPI
-description of the AgentVoice simulator's `GET /contacts/{id}`, composes it into a supergraph with
-`mesh-compose`, and serves that with `hive-gateway` on loopback. Both gateways then read the same
-simulator (in a thread of the bench, so its calls can be counted), one at a time, under wrk at 20
-connections: uncached with a new id on every request (one vendor call each), and cached with one id.
-Server CPU per request is read from /proc before and after each load.
+Both gateways read the same AgentVoice simulator, served in a process of its own with enough records
+that no id repeats, Hive Gateway through an OpenAPI description of it (bench/hive.py). All four
+servers are up at once and measured in turn under wrk at 20 connections: uncached with a new id on
+every request (one vendor call each, counted at the simulator), and cached on one id. Server CPU
+per request is read from /proc before and after each load.
 
 Run the comparison alone, without writing bench/README.md: `python -m bench.peers`.
 """
@@ -19,8 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,20 +27,12 @@ import orjson
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bench.hive import NPM_PACKAGES, cache_dir, compose, hive_gateway, install
 from bench.load import Load, generate, run_wrk_script
 from bench.servers import gateway, post, serving
 from gateway.serving import bind, make_server, serve_all
 from gateway.simulators import agentvoice
 
-# Exact versions, so every run measures the same peer (2.15.1 is the version in issue 19's figures).
-NPM_PACKAGES = {
-    "@graphql-hive/gateway": "2.15.1",
-    "@graphql-mesh/compose-cli": "1.8.2",
-    "@omnigraph/openapi": "0.112.4",
-    "@graphql-mesh/transport-rest": "0.12.2",
-}
-HIVE_BIN = "node_modules/@graphql-hive/gateway/dist/bin.js"
-COMPOSE_BIN = "node_modules/@graphql-mesh/compose-cli/esm/bin.js"
 CONNECTIONS = 20
 # More records than any uncached load sends requests, so every id in one load is new to the server.
 RECORDS = 40_000
@@ -53,11 +42,6 @@ WARM_UP_SECONDS = 2.0
 GATEWAY_FIELDS = "id displayName firstName lastName emails phones company kind backend vendor"
 HIVE_FIELDS = "id first_name last_name email phone company crm_id crm_source created_at updated_at"
 ID_SLOT = "@ID@"
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "contact-gateway" / "bench-peers"
 
 
 def record_id(n: int) -> str:
@@ -95,112 +79,6 @@ def vendor_calls(root: str) -> int:
 
 def serve_simulator(port: int) -> None:
     asyncio.run(serve_all([(make_server(CountedSimulator()), bind("127.0.0.1", port))]))
-
-
-# ---------------------------------------------------------------------------- Hive Gateway
-
-
-def install(directory: Path) -> None:
-    """The pinned npm packages in `directory`, installed once (again only when the pins change)."""
-    manifest = json.dumps({"private": True, "dependencies": NPM_PACKAGES}, indent=2) + "\n"
-    package_json = directory / "package.json"
-    installed = (directory / HIVE_BIN).exists() and (directory / COMPOSE_BIN).exists()
-    if installed and package_json.exists() and package_json.read_text() == manifest:
-        return
-    directory.mkdir(parents=True, exist_ok=True)
-    package_json.write_text(manifest)
-    print(f"bench: installing Hive Gateway {NPM_PACKAGES['@graphql-hive/gateway']} into {directory}", file=sys.stderr)
-    # No install scripts: none of these packages needs one to run (protobufjs's only prints a notice).
-    subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
-        cwd=directory,
-        check=True,
-        timeout=900,
-    )
-
-
-def openapi_description(root: str) -> dict[str, Any]:
-    """AgentVoice's one-contact read as OpenAPI 3, the shape the simulator (and the vendor) answers."""
-    text = {"type": "string"}
-    optional = {"type": "string", "nullable": True}
-    contact = {
-        "type": "object",
-        "properties": {
-            "id": text,
-            "user_id": text,
-            "first_name": optional,
-            "last_name": optional,
-            "email": optional,
-            "phone": optional,
-            "company": optional,
-            "created_at": text,
-            "updated_at": text,
-            "last_task_run": optional,
-            "total_tasks_run": {"type": "integer"},
-            "organization_id": text,
-            "crm_id": optional,
-            "crm_source": optional,
-        },
-    }
-    schema = {"$ref": "#/components/schemas/Contact"}
-    answer = {"description": "The contact", "content": {"application/json": {"schema": schema}}}
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": "AgentVoice contacts", "version": "1"},
-        "servers": [{"url": root + agentvoice.PREFIX}],
-        "paths": {
-            "/contacts/{id}": {
-                "get": {
-                    "operationId": "contact",
-                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": text}],
-                    "responses": {"200": answer},
-                }
-            }
-        },
-        "components": {"schemas": {"Contact": contact}},
-    }
-
-
-def compose(tools: Path, root: str) -> Path:
-    """A supergraph of the simulator at `root`, composed by mesh-compose in the tools directory (whose
-    node_modules the config's imports resolve from). Returns the supergraph's path."""
-    work = tools / "run"
-    work.mkdir(exist_ok=True)
-    description = work / "agentvoice.openapi.json"
-    description.write_text(json.dumps(openapi_description(root), indent=2))
-    headers = {"x-api-key": agentvoice.DEMO_API_KEY, "x-organization-id": agentvoice.DEMO_ORGANIZATION_ID}
-    (work / "mesh.config.mjs").write_text(
-        "import { defineConfig } from '@graphql-mesh/compose-cli'\n"
-        "import { loadOpenAPISubgraph } from '@omnigraph/openapi'\n"
-        "export const composeConfig = defineConfig({\n"
-        "  subgraphs: [{ sourceHandler: loadOpenAPISubgraph('agentvoice', {\n"
-        f"    source: {json.dumps(str(description))},\n"
-        f"    operationHeaders: {json.dumps(headers)},\n"
-        "  }) }],\n"
-        "})\n"
-    )
-    supergraph = work / "supergraph.graphql"
-    subprocess.run(
-        ["node", str(tools / COMPOSE_BIN), "-c", "mesh.config.mjs", "-o", supergraph.name],
-        cwd=work,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return supergraph
-
-
-@contextmanager
-def hive_gateway(tools: Path, supergraph: Path, response_cache: bool) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`hive-gateway` serving the supergraph in one process, with or without its response cache."""
-    config = supergraph.parent / ("gateway-cached.config.mjs" if response_cache else "gateway.config.mjs")
-    # One cache entry for everyone (no session), kept for the whole load, like the gateway's default.
-    options = "{ responseCaching: { session: () => null, ttl: 300000 } }" if response_cache else "{}"
-    config.write_text(f"export const gatewayConfig = {options}\n")
-    command = ["node", str(tools / HIVE_BIN), "supergraph", str(supergraph), "-c", str(config)]
-    command += ["--host", "127.0.0.1", "--fork", "1", "--port"]
-    with serving(command, env={**os.environ, "NODE_ENV": "production"}) as running:
-        yield running
 
 
 # ---------------------------------------------------------------------------- measuring
@@ -347,9 +225,15 @@ def compare(seconds: float, rounds: int, rows: list[list[str]], notes: list[str]
         rows.append(["6. contact(id) / Hive Gateway", "n/a", "", f"skipped: {', '.join(missing)} not found"])
         return
     tools = cache_dir()
-    install(tools)
     seconds = min(seconds, MAX_SECONDS)
-    result = side_by_side(tools, seconds, rounds)
+    try:
+        install(tools)
+        result = side_by_side(tools, seconds, rounds)
+    except (subprocess.SubprocessError, OSError, RuntimeError) as exc:
+        # Keep the rest of the run's report: the peer's failure is one row and a note.
+        rows.append(["6. contact(id) / Hive Gateway", "n/a", "", f"failed: {type(exc).__name__}"])
+        notes.append(f"Hive Gateway comparison failed: {exc}"[:2000])
+        return
     servers = result.servers
     for mode, label, goal in (
         ("", "uncached (cache off vs no response cache), a new id each request", ">= 1.0"),
@@ -383,19 +267,23 @@ def compare(seconds: float, rounds: int, rows: list[list[str]], notes: list[str]
         ]
     )
     notes.append(
-        f"Hive Gateway {NPM_PACKAGES['@graphql-hive/gateway']} (Node {node_version()}, NODE_ENV=production,"
-        f" one process) over an OpenAPI description of the AgentVoice simulator ({RECORDS:,} records), composed"
-        f" by @graphql-mesh/compose-cli {NPM_PACKAGES['@graphql-mesh/compose-cli']}; wrk, {CONNECTIONS}"
-        f" connections, {rounds} rounds of {seconds:.0f} s each, req/s of the best round, CPU per request over"
-        " all rounds: "
-        + ", ".join(
+        f"Hive Gateway {NPM_PACKAGES['@graphql-hive/gateway']} (Node {node_version()}, NODE_ENV=production, one"
+        f" process; npm packages in {str(tools).replace(str(Path.home()), '~')}) over an OpenAPI description of"
+        f" the AgentVoice simulator ({RECORDS:,} records, its own process), composed by @graphql-mesh/compose-cli"
+        f" {NPM_PACKAGES['@graphql-mesh/compose-cli']}; wrk, {CONNECTIONS} connections, {rounds} round(s) of"
+        f" {seconds:.0f} s each after a {WARM_UP_SECONDS:.0f} s warm-up; req/s of the best round (other work on"
+        " the machine only lowers a figure), CPU per request over all rounds"
+    )
+    notes.append(
+        "Peer loads: "
+        + "; ".join(
             f"{s.name} {s.best.rps:,.0f} req/s p50 {s.best.p50_ms:.1f} ms p99 {s.best.p99_ms:.1f} ms"
             f" (rounds: {' / '.join(f'{m.load.rps:,.0f}' for m in s.loads)}),"
             f" CPU {s.cpu_ms_per_request:.2f} ms/request, {s.vendor_calls_per_request:.2f} vendor calls/request,"
             f" {sum(m.load.errors for m in s.loads)} errors"
             for s in servers.values()
         )
-        + "; at 1 connection, uncached: "
+        + "; uncached at 1 connection: "
         + ", ".join(
             f"{name} {m.load.rps:,.0f} req/s, CPU {at_one[name]:.2f} ms/request" for name, m in result.single.items()
         )
