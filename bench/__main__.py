@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         vendors.stop()
     big_page(run, rows, notes)
     if args.peers:
-        peers.compare(run.seconds, rounds=1 if run.quick else 2, rows=rows, notes=notes)
+        peers.compare(run.seconds, rounds=2 if run.quick else 4, rows=rows, notes=notes)
     else:
         rows.append(["6. contact(id) / Hive Gateway", "n/a", "", "not run (`python -m bench --peers`)"])
     command = "python -m bench" + (" --quick" if args.quick else "") + (" --peers" if args.peers else "")

@@ -15,8 +15,10 @@ import asyncio
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,13 +37,22 @@ from gateway.simulators import agentvoice
 
 CONNECTIONS = 20
 # More records than any uncached load sends requests, so every id in one load is new to the server.
-RECORDS = 40_000
-MAX_SECONDS = 5.0
-WARM_UP_SECONDS = 2.0
+RECORDS = 60_000
+MAX_SECONDS = 3.0
+# Node compiles its hot paths over the first thousands of requests: a 2 s warm-up left Hive's first
+# round ~2x slower than the rest. Counted in requests, as a busy machine serves fewer in a second.
+WARM_UP_REQUESTS = 5_000
+WARM_UP_MAX_SECONDS = 20.0
 # Ten fields of the same contact on each side: the gateway's schema and the vendor's own names.
 GATEWAY_FIELDS = "id displayName firstName lastName emails phones company kind backend vendor"
 HIVE_FIELDS = "id first_name last_name email phone company crm_id crm_source created_at updated_at"
 ID_SLOT = "@ID@"
+# contact-gateway and Hive Gateway, compared pair by pair.
+PAIRS = (("gateway", "hive"), ("gateway-cached", "hive-cached"))
+PAIR_LABELS = (
+    "uncached (cache off vs no response cache), a new id each request",
+    "cached (default cache vs its response cache), one id",
+)
 
 
 def record_id(n: int) -> str:
@@ -111,6 +122,10 @@ class Measured:
     cpu_seconds: float
     vendor_calls: int
 
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu_seconds * 1000 / max(1, self.load.requests)
+
 
 @dataclass
 class Server:
@@ -123,20 +138,12 @@ class Server:
     body: str
     new_ids: bool
     next_id: int = 0
-    loads: list[Measured] = field(default_factory=list)
+    # One load a round, by number of connections.
+    loads: dict[int, list[Measured]] = field(default_factory=dict)
 
-    @property
-    def best(self) -> Load:
-        """The load with the most req/s: other work on a shared machine only ever lowers a figure."""
-        return max((m.load for m in self.loads), key=lambda load: load.rps)
-
-    @property
-    def cpu_ms_per_request(self) -> float:
-        return sum(m.cpu_seconds for m in self.loads) * 1000 / max(1, sum(m.load.requests for m in self.loads))
-
-    @property
     def vendor_calls_per_request(self) -> float:
-        return sum(m.vendor_calls for m in self.loads) / max(1, sum(m.load.requests for m in self.loads))
+        every = [m for loads in self.loads.values() for m in loads]
+        return sum(m.vendor_calls for m in every) / max(1, sum(m.load.requests for m in every))
 
 
 def new_id_script(body: str, first_id: int) -> str:
@@ -169,22 +176,22 @@ def measure(server: Server, vendor: str, seconds: float, connections: int = CONN
     return Measured(load, cpu_seconds(server.pid) - cpu_before, vendor_calls(vendor) - calls_before)
 
 
+def warm_up(server: Server, vendor: str) -> None:
+    """Load the server until it has served WARM_UP_REQUESTS (Node's JIT, connection pools, the cache)."""
+    served, started = 0, time.monotonic()
+    while served < WARM_UP_REQUESTS and time.monotonic() - started < WARM_UP_MAX_SECONDS:
+        served += measure(server, vendor, 1.0).load.requests
+
+
 def query(fields: str, id_type: str, id_value: str) -> str:
     text = f"query One($id: {id_type}) {{ contact(id: $id) {{ {fields} }} }}"
     return orjson.dumps({"query": text, "variables": {"id": id_value}}).decode()
 
 
-@dataclass
-class Comparison:
-    servers: dict[str, Server]
-    # Uncached CPU per request at one connection, by server: the issue wants it flat up to 20.
-    single: dict[str, Measured]
-
-
-def side_by_side(tools: Path, seconds: float, rounds: int) -> Comparison:
+def side_by_side(tools: Path, seconds: float, rounds: int) -> dict[str, Server]:
     """Hive and contact-gateway, uncached and cached, all four up at once (idle while the others are
-    measured) and measured in turn, `rounds` times over, so that a burst of other work on the machine
-    does not land on one side only."""
+    measured) and measured in turn, `rounds` times over; each round's pair of loads is compared, so
+    a burst of other work on the shared machine lands in one round, not on one side."""
     with ExitStack() as stack:
         simulator_url, _ = stack.enter_context(serving([sys.executable, "-m", "bench.peers", "simulator"]))
         vendor = simulator_url.removesuffix("/graphql")
@@ -206,13 +213,17 @@ def side_by_side(tools: Path, seconds: float, rounds: int) -> Comparison:
             answer = post(url, body.replace(ID_SLOT, one))
             if not answer.get("data", {}).get("contact"):
                 raise RuntimeError(f"{name}: no contact in {answer}")
-            measure(server, vendor, WARM_UP_SECONDS)  # Node's JIT, connection pools, the cache
+            warm_up(server, vendor)
             servers[name] = server
-        for _ in range(rounds):
-            for server in servers.values():
-                server.loads.append(measure(server, vendor, seconds))
-        single = {name: measure(servers[name], vendor, seconds, connections=1) for name in ("hive", "gateway")}
-        return Comparison(servers, single)
+        for round_number in range(rounds):
+            for pair in PAIRS:
+                # Each side goes first every other round, so a drift in the machine's load cancels.
+                for name in pair if round_number % 2 == 0 else reversed(pair):
+                    for connections in (CONNECTIONS, 1) if servers[name].new_ids else (CONNECTIONS,):
+                        servers[name].loads.setdefault(connections, []).append(
+                            measure(servers[name], vendor, seconds, connections)
+                        )
+        return servers
 
 
 # ---------------------------------------------------------------------------- report
@@ -228,66 +239,78 @@ def compare(seconds: float, rounds: int, rows: list[list[str]], notes: list[str]
     seconds = min(seconds, MAX_SECONDS)
     try:
         install(tools)
-        result = side_by_side(tools, seconds, rounds)
+        servers = side_by_side(tools, seconds, rounds)
     except (subprocess.SubprocessError, OSError, RuntimeError) as exc:
         # Keep the rest of the run's report: the peer's failure is one row and a note.
         rows.append(["6. contact(id) / Hive Gateway", "n/a", "", f"failed: {type(exc).__name__}"])
         notes.append(f"Hive Gateway comparison failed: {exc}"[:2000])
         return
-    servers = result.servers
-    for mode, label, goal in (
-        ("", "uncached (cache off vs no response cache), a new id each request", ">= 1.0"),
-        ("-cached", "cached (default cache vs its response cache), one id", ">= 2.5"),
-    ):
-        ours, hive = servers["gateway" + mode], servers["hive" + mode]
+    for (ours_name, hive_name), label, goal in zip(PAIRS, PAIR_LABELS, (">= 1.0", ">= 2.5"), strict=True):
+        ours, hive = servers[ours_name].loads[CONNECTIONS], servers[hive_name].loads[CONNECTIONS]
         rows.append(
             [
                 f"6. contact(id) req/s / Hive Gateway, {label}",
-                f"{ours.best.rps / hive.best.rps:.2f}",
+                per_round([a.load.rps / b.load.rps for a, b in zip(ours, hive, strict=True)]),
                 goal,
-                f"{ours.best.rps:,.0f} vs {hive.best.rps:,.0f} req/s",
+                f"{median([m.load.rps for m in ours]):,.0f} vs {median([m.load.rps for m in hive]):,.0f} req/s",
             ]
         )
         rows.append(
             [
                 f"6. the same, server CPU per request / Hive Gateway's ({label.split()[0]})",
-                f"{ours.cpu_ms_per_request / hive.cpu_ms_per_request:.2f}",
+                per_round([a.cpu_ms_per_request / b.cpu_ms_per_request for a, b in zip(ours, hive, strict=True)]),
                 "",
-                f"{ours.cpu_ms_per_request:.2f} ms vs {hive.cpu_ms_per_request:.2f} ms",
+                f"{median([m.cpu_ms_per_request for m in ours]):.2f} ms"
+                f" vs {median([m.cpu_ms_per_request for m in hive]):.2f} ms",
             ]
         )
-    at_one = {name: m.cpu_seconds * 1000 / max(1, m.load.requests) for name, m in result.single.items()}
+    growth = {
+        name: [
+            a.cpu_ms_per_request / b.cpu_ms_per_request
+            for a, b in zip(servers[name].loads[CONNECTIONS], servers[name].loads[1], strict=True)
+        ]
+        for name in ("gateway", "hive")
+    }
     rows.append(
         [
-            f"6. uncached CPU per request, {CONNECTIONS} connections / 1 connection (Hive Gateway:"
-            f" {servers['hive'].cpu_ms_per_request / at_one['hive']:.2f})",
-            f"{servers['gateway'].cpu_ms_per_request / at_one['gateway']:.2f}",
+            f"6. uncached CPU per request, {CONNECTIONS} connections / 1 connection"
+            f" (Hive Gateway: {median(growth['hive']):.2f})",
+            per_round(growth["gateway"]),
             "<= 1.0",
-            f"{servers['gateway'].cpu_ms_per_request:.2f} ms vs {at_one['gateway']:.2f} ms",
+            f"{median([m.cpu_ms_per_request for m in servers['gateway'].loads[CONNECTIONS]]):.2f} ms"
+            f" vs {median([m.cpu_ms_per_request for m in servers['gateway'].loads[1]]):.2f} ms",
         ]
     )
     notes.append(
         f"Hive Gateway {NPM_PACKAGES['@graphql-hive/gateway']} (Node {node_version()}, NODE_ENV=production, one"
         f" process; npm packages in {str(tools).replace(str(Path.home()), '~')}) over an OpenAPI description of"
         f" the AgentVoice simulator ({RECORDS:,} records, its own process), composed by @graphql-mesh/compose-cli"
-        f" {NPM_PACKAGES['@graphql-mesh/compose-cli']}; wrk, {CONNECTIONS} connections, {rounds} round(s) of"
-        f" {seconds:.0f} s each after a {WARM_UP_SECONDS:.0f} s warm-up; req/s of the best round (other work on"
-        " the machine only lowers a figure), CPU per request over all rounds"
+        f" {NPM_PACKAGES['@graphql-mesh/compose-cli']}; wrk; {rounds} rounds of {seconds:.0f} s loads after"
+        f" {WARM_UP_REQUESTS:,} warm-up requests, each ratio the median of the rounds' ratios (range in brackets),"
+        " figures the medians"
     )
     notes.append(
-        "Peer loads: "
+        "Peer loads, round by round: "
         + "; ".join(
-            f"{s.name} {s.best.rps:,.0f} req/s p50 {s.best.p50_ms:.1f} ms p99 {s.best.p99_ms:.1f} ms"
-            f" (rounds: {' / '.join(f'{m.load.rps:,.0f}' for m in s.loads)}),"
-            f" CPU {s.cpu_ms_per_request:.2f} ms/request, {s.vendor_calls_per_request:.2f} vendor calls/request,"
-            f" {sum(m.load.errors for m in s.loads)} errors"
-            for s in servers.values()
+            f"{server.name} at {connections} connection(s)"
+            f" {' / '.join(f'{m.load.rps:,.0f}' for m in loads)} req/s,"
+            f" {' / '.join(f'{m.cpu_ms_per_request:.2f}' for m in loads)} ms CPU a request"
+            for server in servers.values()
+            for connections, loads in server.loads.items()
         )
-        + "; uncached at 1 connection: "
-        + ", ".join(
-            f"{name} {m.load.rps:,.0f} req/s, CPU {at_one[name]:.2f} ms/request" for name, m in result.single.items()
-        )
+        + "; vendor calls per request: "
+        + ", ".join(f"{s.name} {s.vendor_calls_per_request():.2f}" for s in servers.values())
+        + f"; errors: {sum(m.load.errors for s in servers.values() for loads in s.loads.values() for m in loads)}"
     )
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def per_round(ratios: list[float]) -> str:
+    """A row's ratio cell: the median of the rounds' ratios, and their range."""
+    return f"{median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
 
 
 def node_version() -> str:
@@ -302,7 +325,7 @@ def main(argv: list[str]) -> int:
         return 0
     rows: list[list[str]] = []
     notes: list[str] = []
-    compare(MAX_SECONDS, 2, rows, notes)
+    compare(MAX_SECONDS, 4, rows, notes)
     print("\n".join(" | ".join(row) for row in rows))
     print("\n".join(notes))
     return 0
