@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.servers import serving
+from bench.servers import Running, serving
 from gateway.simulators import agentvoice
 
 # Exact versions, so every run measures the same peer (2.15.1 is the version in issue 19's figures).
@@ -94,11 +94,9 @@ def openapi_description(root: str) -> dict[str, Any]:
     }
 
 
-def compose(tools: Path, root: str) -> Path:
-    """A supergraph of the simulator at `root`, composed by mesh-compose in the tools directory (whose
-    node_modules the config's imports resolve from). Returns the supergraph's path."""
-    work = tools / "run"
-    work.mkdir(exist_ok=True)
+def compose(tools: Path, work: Path, root: str) -> Path:
+    """A supergraph of the simulator at `root`, composed by mesh-compose in `work`, a directory under
+    the tools directory (the config's imports resolve from its node_modules). Returns its path."""
     description = work / "agentvoice.openapi.json"
     description.write_text(json.dumps(openapi_description(root), indent=2))
     headers = {"x-api-key": agentvoice.DEMO_API_KEY, "x-organization-id": agentvoice.DEMO_ORGANIZATION_ID}
@@ -113,22 +111,25 @@ def compose(tools: Path, root: str) -> Path:
         "})\n"
     )
     supergraph = work / "supergraph.graphql"
-    subprocess.run(
+    composed = subprocess.run(
         ["node", str(tools / COMPOSE_BIN), "-c", "mesh.config.mjs", "-o", supergraph.name],
         cwd=work,
-        check=True,
         capture_output=True,
+        text=True,
         timeout=120,
+        check=False,
     )
+    if composed.returncode != 0:
+        raise RuntimeError(f"mesh-compose failed: {(composed.stderr or composed.stdout)[-1500:]}")
     return supergraph
 
 
 @contextmanager
-def hive_gateway(tools: Path, supergraph: Path, response_cache: bool) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def hive_gateway(tools: Path, supergraph: Path, response_cache: bool) -> Iterator[Running]:
     """`hive-gateway` serving the supergraph in one process, with or without its response cache."""
     config = supergraph.parent / ("gateway-cached.config.mjs" if response_cache else "gateway.config.mjs")
-    # One cache entry for everyone (no session), kept for the whole load, like the gateway's default.
-    options = "{ responseCaching: { session: () => null, ttl: 300000 } }" if response_cache else "{}"
+    # One cache entry for everyone (no session), for 60 s like the gateway's default cache.ttl_s.
+    options = "{ responseCaching: { session: () => null, ttl: 60000 } }" if response_cache else "{}"
     config.write_text(f"export const gatewayConfig = {options}\n")
     command = ["node", str(tools / HIVE_BIN), "supergraph", str(supergraph), "-c", str(config)]
     command += ["--host", "127.0.0.1", "--fork", "1", "--port"]

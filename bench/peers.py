@@ -18,8 +18,10 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,12 +33,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bench.hive import NPM_PACKAGES, cache_dir, compose, hive_gateway, install
 from bench.load import Load, generate, run_wrk_script
-from bench.servers import gateway, post, serving
+from bench.servers import Running, gateway, post, serving
 from gateway.serving import bind, make_server, serve_all
 from gateway.simulators import agentvoice
 
 CONNECTIONS = 20
-# More records than any uncached load sends requests, so every id in one load is new to the server.
+# More records than an uncached server is sent requests in a run (warm-up and every round), so each
+# of its requests asks for an id it has not seen.
 RECORDS = 60_000
 MAX_SECONDS = 3.0
 # Node compiles its hot paths over the first thousands of requests: a 2 s warm-up left Hive's first
@@ -71,8 +74,9 @@ def many_records(count: int) -> list[dict[str, Any]]:
 
 class CountedSimulator:
     """The AgentVoice simulator holding RECORDS contacts, which also answers `GET /calls` with the
-    number of vendor calls it has served. It runs in a process of its own, like a vendor: in a thread
-    of the bench it would share one interpreter with the bench's bookkeeping."""
+    number of vendor calls it has served. It runs in a process of its own, like a vendor: served from
+    a thread of the bench (as scenarios 2-5 do) it answered slower and both gateways' uncached req/s
+    halved."""
 
     def __init__(self) -> None:
         self.simulator = agentvoice.AgentVoiceSimulator(records=many_records(RECORDS))
@@ -195,12 +199,14 @@ def side_by_side(tools: Path, seconds: float, rounds: int) -> dict[str, Server]:
     with ExitStack() as stack:
         simulator_url, _ = stack.enter_context(serving([sys.executable, "-m", "bench.peers", "simulator"]))
         vendor = simulator_url.removesuffix("/graphql")
-        supergraph = compose(tools, vendor)
+        # A directory of this run's own under the tools: another run may compose at the same time.
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=tools, prefix="run-")))
+        supergraph = compose(tools, work, vendor)
         backend = {"voice": {**agentvoice.demo_backend_settings(vendor), "retries": 0}}
         hive_new = query(HIVE_FIELDS, "String!", ID_SLOT)
         ours_new = query(GATEWAY_FIELDS, "ID!", f"voice:{ID_SLOT}")
         one = record_id(RECORDS - 1)  # the cached loads' id; new-id loads never reach it
-        setups: list[tuple[str, Any, str, bool]] = [
+        setups: list[tuple[str, Callable[[], AbstractContextManager[Running]], str, bool]] = [
             ("hive", lambda: hive_gateway(tools, supergraph, response_cache=False), hive_new, True),
             ("gateway", lambda: gateway(backend, cache={"ttl_s": 0, "responses": False}), ours_new, True),
             ("hive-cached", lambda: hive_gateway(tools, supergraph, response_cache=True), hive_new, False),
@@ -213,8 +219,11 @@ def side_by_side(tools: Path, seconds: float, rounds: int) -> dict[str, Server]:
             answer = post(url, body.replace(ID_SLOT, one))
             if not answer.get("data", {}).get("contact"):
                 raise RuntimeError(f"{name}: no contact in {answer}")
-            warm_up(server, vendor)
             servers[name] = server
+        # Warmed up once all are started: starting the others busies the CPU, and a gap after warming
+        # up left Hive's first round slower than the rest.
+        for server in servers.values():
+            warm_up(server, vendor)
         for round_number in range(rounds):
             for pair in PAIRS:
                 # Each side goes first every other round, so a drift in the machine's load cancels.

@@ -20,6 +20,8 @@ import orjson
 from gateway.serving import bind, make_server
 from gateway.simulators.registry import Simulator
 
+Running = tuple[str, subprocess.Popen[bytes]]  # a server's /graphql URL and its process
+
 
 class Vendors:
     """Simulators served by real uvicorn on loopback ports, in a background thread."""
@@ -74,7 +76,7 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def serving(command: list[str], env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serving(command: list[str], env: dict[str, str] | None = None) -> Iterator[Running]:
     """A server process on a free port (its number appended to `command`); yields its /graphql URL."""
     port = free_port()
     with tempfile.TemporaryFile() as log:
@@ -94,7 +96,7 @@ def serving(command: list[str], env: dict[str, str] | None = None) -> Iterator[t
 
 
 @contextmanager
-def gateway(backends: dict[str, dict[str, Any]], **sections: Any) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def gateway(backends: dict[str, dict[str, Any]], **sections: Any) -> Iterator[Running]:
     config = {"backends": backends, **sections}
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         handle.write(orjson.dumps(config).decode())  # JSON is YAML
