@@ -18,8 +18,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import uuid
 from contextlib import ExitStack
@@ -32,6 +30,7 @@ import orjson
 
 from bench import peers
 from bench.load import Load, generate
+from bench.profiling import top_frames
 from bench.servers import Vendors, baseline, gateway, post, rss_kb, serving
 from gateway.backends.registry import VENDORS
 from gateway.simulators import comm100
@@ -157,7 +156,7 @@ def cached_reads(run: Settings, vendors: Vendors, rows: list[list[str]], notes: 
     with gateway(backend_configs(vendors), cache={"ttl_s": 300}) as (url, process):
         post(url, CONTACT_QUERY)
         loads["gateway"] = generate(url, CONTACT_QUERY, connections=20, seconds=run.seconds)
-        profile = profile_lines(process.pid, url, run)
+        profile = top_frames(process.pid, lambda: generate(url, CONTACT_QUERY, connections=20, seconds=6))
     gw = loads["gateway"]
     uncached = loads["gateway-uncached"]
     rows.append(
@@ -209,35 +208,6 @@ def cached_reads(run: Settings, vendors: Vendors, rows: list[list[str]], notes: 
             + "\n```"
         )
     return loads
-
-
-def profile_lines(pid: int, url: str, run: Settings) -> list[str]:
-    """Where the gateway's time goes under cached load: py-spy's top own-time frames, if installed."""
-    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if not Path(spy).exists():
-        return []
-    raw = Path(tempfile.mkstemp(suffix=".txt")[1])
-    loader = threading.Thread(target=generate, args=(url, CONTACT_QUERY), kwargs={"connections": 20, "seconds": 6})
-    loader.start()
-    try:
-        subprocess.run(
-            [spy, "record", "-p", str(pid), "-d", "4", "-f", "raw", "-o", str(raw), "--nonblocking"],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-    finally:
-        loader.join()
-    own: dict[str, int] = {}
-    total = 0
-    for line in raw.read_text().splitlines() if raw.exists() else []:
-        stack, _, count = line.rpartition(" ")
-        frame = stack.split(";")[-1].strip() or "(native code, no Python frame)"
-        own[frame] = own.get(frame, 0) + int(count)
-        total += int(count)
-    raw.unlink(missing_ok=True)
-    top = sorted(own.items(), key=lambda item: -item[1])[:12]
-    return [f"{count / total:6.1%}  {frame[:110]}" for frame, count in top] if total else []
 
 
 def big_page(run: Settings, rows: list[list[str]], notes: list[str]) -> None:

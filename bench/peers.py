@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bench.hive import NPM_PACKAGES, cache_dir, compose, hive_gateway, install
 from bench.load import Load, generate, run_wrk_script
+from bench.profiling import top_frames
 from bench.servers import Running, gateway, post, serving
 from gateway.serving import bind, make_server, serve_all
 from gateway.simulators import agentvoice
@@ -46,6 +47,7 @@ MAX_SECONDS = 3.0
 # round ~2x slower than the rest. Counted in requests, as a busy machine serves fewer in a second.
 WARM_UP_REQUESTS = 5_000
 WARM_UP_MAX_SECONDS = 20.0
+PROFILE_SECONDS = 4.0
 # Ten fields of the same contact on each side: the gateway's schema and the vendor's own names.
 GATEWAY_FIELDS = "id displayName firstName lastName emails phones company kind backend vendor"
 HIVE_FIELDS = "id first_name last_name email phone company crm_id crm_source created_at updated_at"
@@ -192,10 +194,11 @@ def query(fields: str, id_type: str, id_value: str) -> str:
     return orjson.dumps({"query": text, "variables": {"id": id_value}}).decode()
 
 
-def side_by_side(tools: Path, seconds: float, rounds: int) -> dict[str, Server]:
+def side_by_side(tools: Path, seconds: float, rounds: int) -> tuple[dict[str, Server], list[str]]:
     """Hive and contact-gateway, uncached and cached, all four up at once (idle while the others are
     measured) and measured in turn, `rounds` times over; each round's pair of loads is compared, so
-    a burst of other work on the shared machine lands in one round, not on one side."""
+    a burst of other work on the shared machine lands in one round, not on one side. Also returns
+    a py-spy profile of contact-gateway under the uncached load (empty without py-spy)."""
     with ExitStack() as stack:
         simulator_url, _ = stack.enter_context(serving([sys.executable, "-m", "bench.peers", "simulator"]))
         vendor = simulator_url.removesuffix("/graphql")
@@ -232,7 +235,9 @@ def side_by_side(tools: Path, seconds: float, rounds: int) -> dict[str, Server]:
                         servers[name].loads.setdefault(connections, []).append(
                             measure(servers[name], vendor, seconds, connections)
                         )
-        return servers
+        ours = servers["gateway"]
+        profile = top_frames(ours.pid, lambda: measure(ours, vendor, PROFILE_SECONDS + 2))
+        return servers, profile
 
 
 # ---------------------------------------------------------------------------- report
@@ -248,7 +253,7 @@ def compare(seconds: float, rounds: int, rows: list[list[str]], notes: list[str]
     seconds = min(seconds, MAX_SECONDS)
     try:
         install(tools)
-        servers = side_by_side(tools, seconds, rounds)
+        servers, profile = side_by_side(tools, seconds, rounds)
     except (subprocess.SubprocessError, OSError, RuntimeError) as exc:
         # Keep the rest of the run's report: the peer's failure is one row and a note.
         rows.append(["6. contact(id) / Hive Gateway", "n/a", "", f"failed: {type(exc).__name__}"])
@@ -311,6 +316,11 @@ def compare(seconds: float, rounds: int, rows: list[list[str]], notes: list[str]
         + ", ".join(f"{s.name} {s.vendor_calls_per_request():.2f}" for s in servers.values())
         + f"; errors: {sum(m.load.errors for s in servers.values() for loads in s.loads.values() for m in loads)}"
     )
+    if profile:
+        notes.append(
+            "Profile of the gateway serving uncached reads, a new id each request (py-spy, own time, top lines):"
+            "\n\n```\n" + "\n".join(profile) + "\n```"
+        )
 
 
 def median(values: list[float]) -> float:
