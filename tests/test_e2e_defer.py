@@ -1,6 +1,6 @@
-"""`@defer` over multipart/mixed with a real client: Apollo Client 3 from npm renders the fast
-backend's part first and the slow backend's part when it arrives; a client that does not accept
-multipart gets one merged answer."""
+"""`@defer` over multipart/mixed with real clients from npm: Apollo Client 3 and urql render the
+fast backend's part first and the slow backend's part when it arrives (or its error, when it
+fails); a client that does not accept multipart gets one merged answer."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.simulators.common import SimulatorTransport
+from gateway.simulators.common import Fault, SimulatorTransport
 from tests.conftest import demo_backend_settings, settings_for
 from tests.npm import npm_modules, run_node
 from tests.services import serving
@@ -26,9 +26,12 @@ SPLIT = """query Split {
 }"""
 
 
-def split_app() -> object:
+def split_app(voice_fault: Fault | None = None) -> object:
     sims, configs = demo_backend_settings(["support", "voice"])
     sims["voice"].state.latency_s = SLOW_S  # the slow backend: every call takes this long
+    if voice_fault is not None:
+        configs["voice"]["retries"] = 0
+        sims["voice"].state.inject(voice_fault)
     return create_app(settings_for(configs), transports={n: SimulatorTransport(app=s.app) for n, s in sims.items()})
 
 
@@ -47,6 +50,24 @@ async def test_apollo_client_renders_the_fast_part_before_the_deferred_slow_one(
     assert first["ms"] < SLOW_S * 1000 <= last["ms"]
 
 
+async def test_urql_renders_the_fast_part_first_then_the_slow_part_or_its_error() -> None:
+    modules = npm_modules("@urql/core@5", "graphql@16")
+    runs = {}
+    for name, fault in (("slow", None), ("failing", Fault("status", status=503))):
+        async with serving(split_app(fault)) as root:  # type: ignore[arg-type]
+            done = await asyncio.to_thread(run_node, "urql_defer.cjs", root + "/graphql", modules=modules)
+        assert done.returncode == 0, done.stderr
+        runs[name] = json.loads(done.stdout)
+    first, *_, last = runs["slow"]
+    assert first["hasNext"] and "slow" not in first["data"] and first["ms"] < SLOW_S * 1000
+    assert [e["node"]["backend"] for e in first["data"]["fast"]["edges"]] == ["support"] * 3
+    assert not last["hasNext"] and [e["node"]["backend"] for e in last["data"]["slow"]["edges"]] == ["voice"] * 3
+    assert last["errors"] == [] and last["ms"] >= SLOW_S * 1000
+    final = runs["failing"][-1]
+    assert final["data"]["fast"] == first["data"]["fast"]  # the failure costs only the deferred part
+    assert [e["code"] for e in final["errors"]] == ["BACKEND_UNAVAILABLE"]
+
+
 async def test_without_multipart_the_parts_come_merged_in_one_answer() -> None:
     async with serving(split_app()) as root, httpx.AsyncClient(timeout=20) as client:  # type: ignore[arg-type]
         started = time.monotonic()
@@ -61,8 +82,6 @@ async def test_without_multipart_the_parts_come_merged_in_one_answer() -> None:
 
 
 async def test_a_failing_or_hanging_deferred_part_costs_only_its_own_part() -> None:
-    from gateway.simulators.common import Fault
-
     for fault, code in ((Fault("status", status=503), "BACKEND_UNAVAILABLE"), (Fault("hang"), "BACKEND_TIMEOUT")):
         sims, configs = demo_backend_settings(["support", "voice"])
         configs["voice"] |= {"retries": 0, "timeout_s": 30}

@@ -27,10 +27,59 @@
   // The last answer, for the Table plugin: GraphiQL's fetcher, wrapped.
   var last = null;
   var listeners = [];
+  function deepMerge(target, source) {
+    if (source === undefined) return target;
+    if (!target || typeof target !== "object" || !source || typeof source !== "object") return source;
+    var merged = Array.isArray(target) ? target.slice() : Object.assign({}, target);
+    Object.keys(source).forEach(function (key) { merged[key] = deepMerge(merged[key], source[key]); });
+    return merged;
+  }
+  function valueAt(data, path) {
+    return path.reduce(function (node, key) { return node && typeof node === "object" ? node[key] : undefined; }, data);
+  }
+  // A later part of a @defer/@stream answer, as the pieces this GraphiQL understands (the older
+  // draft's `{path, data}` objects, each merged at its path) instead of `incremental` entries.
+  function pieces(part, data) {
+    var found = [];
+    (part.incremental || []).forEach(function (entry) {
+      var path = entry.path || [];
+      if (entry.data) found.push({ path: path, data: entry.data, errors: entry.errors });
+      else if (Array.isArray(entry.items)) {
+        var list = valueAt(data, path);
+        var start = Array.isArray(list) ? list.length : 0;
+        entry.items.forEach(function (item, i) { found.push({ path: path.concat([start + i]), data: item }); });
+        if (entry.errors) found.push({ errors: entry.errors });
+      } else if (entry.errors) found.push({ errors: entry.errors });
+    });
+    if (part.errors) found.push({ errors: part.errors });
+    return found;
+  }
+  function setAt(data, path, value) {
+    if (!path.length) return deepMerge(data, value);
+    var copy = Array.isArray(data) ? data.slice() : Object.assign({}, data);
+    copy[path[0]] = setAt(data ? data[path[0]] : undefined, path.slice(1), value);
+    return copy;
+  }
+  // Keeps the last answer (merged as it arrives) for the Table plugin; returns the part as
+  // GraphiQL should merge it.
   function remember(params, result) {
-    if (!result || typeof result !== "object" || !("data" in result)) return;
-    last = { query: params.query, operationName: params.operationName || null, data: result.data };
-    listeners.forEach(function (listener) { listener(last); });
+    if (!result || typeof result !== "object") return [result];
+    if ("data" in result) {
+      last = { query: params.query, operationName: params.operationName || null, data: result.data };
+      listeners.forEach(function (listener) { listener(last); });
+      var shown = Object.assign({}, result);
+      delete shown.hasNext; delete shown.pending;
+      return [shown];
+    }
+    if (!result.incremental && !result.errors) return [];
+    var found = pieces(result, last ? last.data : null);
+    if (last && last.query === params.query) {
+      var data = last.data;
+      found.forEach(function (piece) { if (piece.path) data = setAt(data, piece.path, piece.data); });
+      last = Object.assign({}, last, { data: data });
+      listeners.forEach(function (listener) { listener(last); });
+    }
+    return found;
   }
   var baseFetcher = GraphiQL.createFetcher({ url: settings.endpoint });
   function fetcher(params, options) {
@@ -42,11 +91,14 @@
       return answer;
     }
     if (typeof answer[Symbol.asyncIterator] === "function") {
-      // The multipart fetcher (GraphiQL's default) yields the answer in parts: pass each on.
+      // The multipart fetcher (GraphiQL's default) yields the answer in batches of parts.
       return (async function* () {
-        for await (var part of answer) {
-          remember(named, part);
-          yield part;
+        for await (var batch of answer) {
+          var shown = [];
+          (Array.isArray(batch) ? batch : [batch]).forEach(function (part) {
+            shown.push.apply(shown, remember(named, part));
+          });
+          yield Array.isArray(batch) ? shown : shown[0] || batch;
         }
       })();
     }
