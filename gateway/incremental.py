@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -39,6 +40,8 @@ async def later_parts(
     """Every part after the first, until the executor says `hasNext: false` or the deadline
     passes (then one last part ends each pending fragment with BACKEND_TIMEOUT)."""
     pending = {p.id: p for p in results.initial_result.pending}
+    # The answer so far, to tell a streamed item's index (the 2022 draft puts it in `path`).
+    sent = {"data": copy.deepcopy(results.initial_result.data)}
     iterator = aiter(results.subsequent_results)
 
     async def next_part() -> SubsequentIncrementalExecutionResult:
@@ -57,7 +60,9 @@ async def later_parts(
         except TimeoutError:
             yield _timed_out(pending, shape_error)
             return
-        yield _shape(value, pending, [shape_error(e) for e in late], shape_error)
+        part = _shape(value, pending, [shape_error(e) for e in late], shape_error, sent)
+        merge_parts(sent, [part], into=True)
+        yield part
         if not value.has_next:
             return
 
@@ -67,6 +72,7 @@ def _shape(
     pending: dict[str, Any],
     late_errors: list[dict[str, Any]],
     shape_error: ErrorShaper,
+    sent: dict[str, Any],
 ) -> dict[str, Any]:
     for new in value.pending or ():
         pending[new.id] = new
@@ -78,6 +84,9 @@ def _shape(
         source = pending[entry.id]
         shaped: dict[str, Any] = {k: v for k, v in entry.formatted.items() if k not in ("errors", "subPath")}
         shaped["path"] = [*source.path, *(getattr(entry, "sub_path", None) or ())]
+        if "items" in shaped:  # where the items go: after what the list holds already
+            listed = _at(sent.get("data"), shaped["path"])
+            shaped["path"].append(len(listed) if isinstance(listed, list) else 0)
         if source.label is not None:
             shaped["label"] = source.label
         if entry.errors:
@@ -117,22 +126,35 @@ def _timed_out(pending: dict[str, Any], shape_error: ErrorShaper) -> dict[str, A
     }
 
 
-def merge_parts(first: dict[str, Any], later: list[dict[str, Any]]) -> dict[str, Any]:
-    """One answer from all parts, for a client that cannot read multipart/mixed."""
-    body = {k: v for k, v in first.items() if k not in ("hasNext", "pending")}
+def merge_parts(first: dict[str, Any], later: list[dict[str, Any]], *, into: bool = False) -> dict[str, Any]:
+    """One answer from all parts, for a client that cannot read multipart/mixed (`into`: patch
+    `first` itself, data only)."""
+    body = first if into else {k: v for k, v in first.items() if k not in ("hasNext", "pending")}
     found_errors = list(body.get("errors", []))
     for part in later:
         found_errors += part.get("errors", [])
         for entry in part.get("incremental", []):
             found_errors += entry.get("errors", [])
-            target = _at(body.get("data"), entry.get("path", []))
-            if isinstance(entry.get("data"), dict) and isinstance(target, dict):
-                target.update(entry["data"])
-            elif isinstance(entry.get("items"), list) and isinstance(target, list):
-                target.extend(entry["items"])
-    if found_errors:
+            path = entry.get("path", [])
+            if isinstance(entry.get("items"), list):
+                listed = _at(body.get("data"), path[:-1])
+                if isinstance(listed, list):
+                    listed.extend(entry["items"])
+            elif isinstance(entry.get("data"), dict):
+                target = _at(body.get("data"), path)
+                if isinstance(target, dict):
+                    _deep_update(target, entry["data"])
+    if found_errors and not into:
         body["errors"] = found_errors
     return body
+
+
+def _deep_update(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _deep_update(target[key], value)
+        else:
+            target[key] = value
 
 
 def _at(data: Any, path: list[Any]) -> Any:

@@ -68,6 +68,28 @@ async def test_urql_renders_the_fast_part_first_then_the_slow_part_or_its_error(
     assert [e["code"] for e in final["errors"]] == ["BACKEND_UNAVAILABLE"]
 
 
+async def test_urql_appends_streamed_items_in_order() -> None:
+    modules = npm_modules("@urql/core@5", "graphql@16")
+    streamed = '{ contacts(first: 5, backends: ["support"]) { edges @stream(initialCount: 2) { node { id } } } }'
+    plain = streamed.replace(" @stream(initialCount: 2)", "")
+    async with serving(split_app()) as root:  # type: ignore[arg-type]
+        done = await asyncio.to_thread(run_node, "urql_defer.cjs", root + "/graphql", streamed, modules=modules)
+        async with httpx.AsyncClient() as client:
+            whole = (await client.post(root + "/graphql", json={"query": plain})).json()
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert len(seen[0]["data"]["contacts"]["edges"]) == 2 and seen[0]["hasNext"]
+    final = seen[-1]["data"]["contacts"]["edges"]
+    assert [e["node"]["id"] for e in final] == [e["node"]["id"] for e in whole["data"]["contacts"]["edges"]]
+
+
+async def test_multipart_only_accept_is_served() -> None:
+    async with serving(split_app()) as root, httpx.AsyncClient(timeout=20) as client:  # type: ignore[arg-type]
+        response = await client.post(root + "/graphql", json={"query": SPLIT}, headers={"accept": "multipart/mixed"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("multipart/mixed")
+    assert '"slow"' in response.text and '"hasNext":false' in response.text
+
+
 async def test_without_multipart_the_parts_come_merged_in_one_answer() -> None:
     async with serving(split_app()) as root, httpx.AsyncClient(timeout=20) as client:  # type: ignore[arg-type]
         started = time.monotonic()

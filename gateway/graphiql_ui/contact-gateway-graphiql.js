@@ -34,20 +34,17 @@
     Object.keys(source).forEach(function (key) { merged[key] = deepMerge(merged[key], source[key]); });
     return merged;
   }
-  function valueAt(data, path) {
-    return path.reduce(function (node, key) { return node && typeof node === "object" ? node[key] : undefined; }, data);
-  }
   // A later part of a @defer/@stream answer, as the pieces this GraphiQL understands (the older
   // draft's `{path, data}` objects, each merged at its path) instead of `incremental` entries.
-  function pieces(part, data) {
+  function pieces(part) {
     var found = [];
     (part.incremental || []).forEach(function (entry) {
       var path = entry.path || [];
       if (entry.data) found.push({ path: path, data: entry.data, errors: entry.errors });
       else if (Array.isArray(entry.items)) {
-        var list = valueAt(data, path);
-        var start = Array.isArray(list) ? list.length : 0;
-        entry.items.forEach(function (item, i) { found.push({ path: path.concat([start + i]), data: item }); });
+        // The path ends with the index of the first item (the 2022 draft).
+        var start = path[path.length - 1];
+        entry.items.forEach(function (item, i) { found.push({ path: path.slice(0, -1).concat([start + i]), data: item }); });
         if (entry.errors) found.push({ errors: entry.errors });
       } else if (entry.errors) found.push({ errors: entry.errors });
     });
@@ -72,7 +69,7 @@
       return [shown];
     }
     if (!result.incremental && !result.errors) return [];
-    var found = pieces(result, last ? last.data : null);
+    var found = pieces(result);
     if (last && last.query === params.query) {
       var data = last.data;
       found.forEach(function (piece) { if (piece.path) data = setAt(data, piece.path, piece.data); });

@@ -28,7 +28,7 @@ from gateway.graphql_http.media import (
     outcome_response,
     wants_graphiql,
 )
-from gateway.graphql_http.multipart import answer_in_parts
+from gateway.graphql_http.multipart import accepts_multipart, answer_in_parts
 from gateway.graphql_http.payload import RequestRefused, operation_params, read_payload
 from gateway.graphql_http.reuse import ResponseReuse
 from gateway.incremental import merge_parts
@@ -63,6 +63,8 @@ class GraphQLEndpoint:
         if wants_graphiql(request) and self.server.graphiql:
             return HTMLResponse(self.graphiql_page, headers={"x-request-id": request_id})
         media = choose_media_type(request.headers.get("accept"))
+        if media is None and accepts_multipart(request.headers.get("accept")):
+            media = JSON  # the parts of a multipart answer are JSON; a whole answer is too
         if media is None:
             error = errors.BadUserInput(f"cannot answer in any of the accepted types; use {GRAPHQL_RESPONSE} or {JSON}")
             return json_response(request_error(error), 406, JSON, request_id)

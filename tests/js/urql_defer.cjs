@@ -1,8 +1,9 @@
-// urql (@urql/core with its fetchExchange) runs a query with @defer against the URL given and
-// prints every result it delivers, with the milliseconds since the start, as one JSON array.
+// urql (@urql/core with its fetchExchange) runs a query with @defer (or the query given as
+// argv[3]) against the URL given and prints every result it delivers, with the milliseconds
+// since the start, as one JSON array.
 const { Client, fetchExchange, gql } = require("@urql/core");
 
-const QUERY = gql`
+const QUERY = process.argv[3] ? gql(process.argv[3]) : gql`
   query Split {
     fast: contacts(first: 3, backends: ["support"]) { edges { node { id backend } } }
     ... @defer(label: "slow") {
