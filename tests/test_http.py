@@ -241,3 +241,12 @@ async def test_graphiql_table_lays_out_an_answer_and_refuses_what_it_cannot(clie
     assert bad.status_code == 400 and "nope" in bad.json()["error"]
     async with await client_for(server={"graphiql": False}) as off:
         assert (await off.post("/graphiql/table", json={"query": query, "data": data})).status_code == 404
+
+
+def test_multipart_is_accepted_unless_refused() -> None:
+    from gateway.graphql_http.multipart import accepts_multipart
+
+    assert accepts_multipart("multipart/mixed;deferSpec=20220824,application/json")
+    assert accepts_multipart("application/json, multipart/mixed; q=0.5")
+    assert not accepts_multipart("multipart/mixed; q=0.0, application/json")
+    assert not accepts_multipart("application/json") and not accepts_multipart(None)

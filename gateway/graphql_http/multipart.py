@@ -18,10 +18,17 @@ MULTIPART = "multipart/mixed"
 
 
 def accepts_multipart(accept: str | None) -> bool:
+    """Whether the Accept header takes `multipart/mixed` (any deferSpec; not at q=0)."""
     for part in (accept or "").split(","):
         media, *params = (p.strip() for p in part.split(";"))
-        if media.lower() == MULTIPART and "q=0" not in [p.replace(" ", "") for p in params]:
-            return True
+        if media.lower() != MULTIPART:
+            continue
+        quality = next((p.partition("=")[2] for p in params if p.replace(" ", "").startswith("q=")), "1")
+        try:
+            if float(quality) > 0:
+                return True
+        except ValueError:
+            continue
     return False
 
 
