@@ -1,0 +1,143 @@
+"""Identity groups (people) in the index: contacts joined when they share a normalised email, an
+E.164 phone or an external id, transitively, exactly as `resolvers.people` joins them live.
+Merged-away records are left out (their survivors stand for them).
+
+A deployment (one gateway's ordered backends) has its own groups; a contact's `ordinal` is its
+backend's rank in the config, then its position in the vendor's order, and a group is named by
+its smallest ordinal, so people list in order of their first contact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.index.tables import contacts, keys, people
+
+POSITION_BITS = 40
+INSERT_CHUNK = 2000
+
+
+def ordinal(rank: int, position: int) -> int:
+    """Configured backend order first, then the vendor's own order."""
+    return (rank << POSITION_BITS) | position
+
+
+class UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def add(self, item: int) -> None:
+        self.parent.setdefault(item, item)
+
+    def find(self, item: int) -> int:
+        root = item
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[item] != root:  # path compression
+            self.parent[item], item = root, self.parent[item]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a != root_b:
+            self.parent[max(root_a, root_b)] = min(root_a, root_b)
+
+
+def _group(members: Mapping[int, tuple[int, str]], links: Iterable[tuple[int, str]]) -> UnionFind:
+    """Union-find over contact ordinals; `links` are (ordinal, key) pairs."""
+    groups = UnionFind()
+    for item in members:
+        groups.add(item)
+    first_with: dict[str, int] = {}
+    for item, key in links:
+        if key in first_with:
+            groups.union(first_with[key], item)
+        else:
+            first_with[key] = item
+    return groups
+
+
+async def _store(
+    conn: AsyncConnection, deployment: str, members: Mapping[int, tuple[int, str]], groups: UnionFind
+) -> None:
+    rows = [
+        {
+            "deployment": deployment,
+            "contact_id": contact_id,
+            "namespace": namespace,
+            "ordinal": item,
+            "group_ordinal": groups.find(item),
+        }
+        for item, (contact_id, namespace) in members.items()
+    ]
+    for start in range(0, len(rows), INSERT_CHUNK):
+        await conn.execute(insert(people), rows[start : start + INSERT_CHUNK])
+
+
+async def regroup_all(conn: AsyncConnection, deployment: str, ranks: Mapping[str, int]) -> int:
+    """Rebuild every group of `deployment` from the contacts of its namespaces; the number of people."""
+    members: dict[int, tuple[int, str]] = {}
+    links: list[tuple[int, str]] = []
+    query = (
+        select(contacts.c.id, contacts.c.namespace, contacts.c.position, keys.c.key)
+        .select_from(contacts.outerjoin(keys, keys.c.contact_id == contacts.c.id))
+        .where(contacts.c.namespace.in_(list(ranks)), contacts.c.merged_into.is_(None))
+    )
+    for contact_id, namespace, position, key in await conn.execute(query):
+        item = ordinal(ranks[namespace], position)
+        members[item] = (contact_id, namespace)
+        if key is not None:
+            links.append((item, key))
+    groups = _group(members, links)
+    await conn.execute(delete(people).where(people.c.deployment == deployment))
+    await _store(conn, deployment, members, groups)
+    return len({groups.find(item) for item in members})
+
+
+async def regroup_around(
+    conn: AsyncConnection, deployment: str, ranks: Mapping[str, int], contact_ids: list[int], old_groups: set[int]
+) -> None:
+    """Regroup only the groups a write can have touched: the written contacts' old groups and the
+    groups of every contact sharing a key with them. Other groups cannot change."""
+    current_keys = select(keys.c.key).where(keys.c.contact_id.in_(contact_ids))
+    sharing = select(people.c.group_ordinal).where(
+        people.c.deployment == deployment,
+        people.c.contact_id.in_(select(keys.c.contact_id).where(keys.c.key.in_(current_keys))),
+    )
+    touched = old_groups | set((await conn.execute(sharing)).scalars())
+    in_groups = select(people.c.contact_id).where(
+        people.c.deployment == deployment, people.c.group_ordinal.in_(touched)
+    )
+    query = (
+        select(contacts.c.id, contacts.c.namespace, contacts.c.position, keys.c.key)
+        .select_from(contacts.outerjoin(keys, keys.c.contact_id == contacts.c.id))
+        .where(
+            contacts.c.namespace.in_(list(ranks)),
+            contacts.c.merged_into.is_(None),
+            contacts.c.id.in_(in_groups) | contacts.c.id.in_(contact_ids),
+        )
+    )
+    members: dict[int, tuple[int, str]] = {}
+    links: list[tuple[int, str]] = []
+    for contact_id, namespace, position, key in await conn.execute(query):
+        item = ordinal(ranks[namespace], position)
+        members[item] = (contact_id, namespace)
+        if key is not None:
+            links.append((item, key))
+    await conn.execute(
+        delete(people).where(
+            people.c.deployment == deployment,
+            people.c.group_ordinal.in_(touched) | people.c.contact_id.in_(contact_ids),
+        )
+    )
+    await _store(conn, deployment, members, _group(members, links))
+
+
+async def groups_of(conn: AsyncConnection, deployment: str, contact_ids: list[int]) -> set[int]:
+    query = select(people.c.group_ordinal).where(
+        people.c.deployment == deployment, people.c.contact_id.in_(contact_ids)
+    )
+    return set((await conn.execute(query)).scalars())

@@ -1,0 +1,422 @@
+"""`ContactIndex`: the one owner of the index database (SQLite through aiosqlite by default,
+PostgreSQL through asyncpg for several instances). Everything else asks it questions named for
+what they answer (`contacts_page`, `count_matching`, `people_page`, `person_of`) and never
+touches SQL.
+
+The schema is brought to the newest Alembic revision at `open()`, under a lock (a PostgreSQL
+advisory lock; SQLite serialises writers itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, delete, event, func, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from gateway.index import identity, records
+from gateway.index.filters import listed, matching
+from gateway.index.tables import backends, contacts, keys, people
+from gateway.index.upsert import upsert_contacts
+from gateway.model import Contact, ContactFilter
+
+log = logging.getLogger("gateway.index")
+MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+class IndexState:
+    """What `Backend.index.state` says."""
+
+    NOT_SYNCED = "NOT_SYNCED"  # no full pass has completed yet: queries on it go live
+    SYNCED = "SYNCED"
+    FAILED = "FAILED"  # the last pass failed; the previous index (if any) still answers
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStatus:
+    state: str
+    synced_at: datetime | None
+    records: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PassStart:
+    """Where a pass begins: its number, and the vendor position an interrupted pass resumes from."""
+
+    number: int
+    resume_from: str | None
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One gateway's view of the index: its namespaces in configured order (ranks), named by a hash."""
+
+    name: str
+    ranks: Mapping[str, int]
+
+    @classmethod
+    def of(cls, namespaces: Sequence[str]) -> Deployment:
+        name = hashlib.sha256("\x1f".join(namespaces).encode()).hexdigest()[:32]
+        return cls(name, {ns: rank for rank, ns in enumerate(namespaces)})
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands times back without their zone; they were stored in UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class ContactIndex:
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        self.url = make_url(url)
+        self.schema = schema
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._engine: AsyncEngine | None = None
+        self._local_locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("the contact index is not open")
+        return self._engine
+
+    @property
+    def is_open(self) -> bool:
+        return self._engine is not None
+
+    async def open(self) -> None:
+        """Connect and bring the schema to the newest migration (once, under a lock)."""
+        if self._engine is not None:
+            return
+        connect_args: dict[str, Any] = {}
+        if self.is_sqlite:
+            if self.url.database:
+                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_S
+        elif self.schema:
+            connect_args["server_settings"] = {"search_path": self.schema}
+        engine = create_async_engine(self.url, connect_args=connect_args)
+        if self.is_sqlite:
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        try:
+            async with engine.begin() as conn:
+                if not self.is_sqlite:
+                    if self.schema:
+                        await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._lock_key("migrate")})
+                await conn.run_sync(_upgrade)
+        except BaseException:
+            await engine.dispose()
+            raise
+        self._engine = engine
+
+    async def aclose(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    def _lock_key(self, name: str) -> int:
+        digest = hashlib.sha256(f"contact-gateway\x1f{self.schema or ''}\x1f{name}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """Try to hold `name` against every other instance (PostgreSQL: a session advisory lock
+        held for the block; SQLite: one process, so a local lock). Yields whether it is held."""
+        if self.is_sqlite:
+            lock = self._local_locks.setdefault(name, asyncio.Lock())
+            if lock.locked():
+                yield False
+                return
+            async with lock:
+                yield True
+            return
+        key = self._lock_key(name)
+        async with self.engine.connect() as conn:
+            held = bool((await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})).scalar())
+            await conn.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    await conn.commit()
+
+    # ------------------------------------------------------------------ state
+
+    async def status(self, namespaces: Sequence[str]) -> dict[str, IndexStatus]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(backends).where(backends.c.namespace.in_(list(namespaces))))
+            found = {row.namespace: row for row in rows}
+        result = {}
+        for ns in namespaces:
+            row = found.get(ns)
+            if row is None:
+                result[ns] = IndexStatus(IndexState.NOT_SYNCED, None, 0, None)
+                continue
+            state = IndexState.SYNCED if row.synced_at else IndexState.NOT_SYNCED
+            if row.last_error:
+                state = IndexState.FAILED
+            result[ns] = IndexStatus(state, _aware(row.synced_at), row.records, row.last_error)
+        return result
+
+    async def synced(self, namespaces: Sequence[str]) -> set[str]:
+        """The namespaces whose first full pass has completed (their index can answer)."""
+        query = select(backends.c.namespace).where(
+            backends.c.namespace.in_(list(namespaces)), backends.c.synced_at.is_not(None)
+        )
+        async with self.engine.connect() as conn:
+            return set((await conn.execute(query)).scalars())
+
+    # ------------------------------------------------------------------ contacts
+
+    async def contacts_page(
+        self, namespace: str, flt: ContactFilter, region: str, include_merged: bool, after: int | None, limit: int
+    ) -> list[tuple[Contact, int]]:
+        """Up to `limit` matching contacts after position `after`, in the vendor's order."""
+        query = (
+            select(contacts.c.record, contacts.c.position)
+            .where(contacts.c.namespace == namespace, matching(flt, region), listed(flt, include_merged))
+            .order_by(contacts.c.position)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(contacts.c.position > after)
+        async with self.engine.connect() as conn:
+            return [(records.to_contact(r.record), r.position) for r in await conn.execute(query)]
+
+    async def count_matching(self, namespace: str, flt: ContactFilter, region: str, include_merged: bool) -> int:
+        query = select(func.count()).where(
+            contacts.c.namespace == namespace, matching(flt, region), listed(flt, include_merged)
+        )
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    # ------------------------------------------------------------------ people
+
+    def _people_query(self, deployment: Deployment, visible: Sequence[str], flt: ContactFilter, region: str) -> Any:
+        """(group, first visible ordinal) of every group with a visible member matching `flt`."""
+        chosen = (
+            select(people.c.group_ordinal)
+            .select_from(people.join(contacts, contacts.c.id == people.c.contact_id))
+            .where(people.c.deployment == deployment.name, people.c.namespace.in_(list(visible)))
+        )
+        if not flt.is_empty():
+            chosen = chosen.where(matching(flt, region))
+        return (
+            select(people.c.group_ordinal, func.min(people.c.ordinal).label("first"))
+            .where(
+                people.c.deployment == deployment.name,
+                people.c.namespace.in_(list(visible)),
+                people.c.group_ordinal.in_(chosen),
+            )
+            .group_by(people.c.group_ordinal)
+        )
+
+    async def people_page(
+        self,
+        deployment: Deployment,
+        visible: Sequence[str],
+        flt: ContactFilter,
+        region: str,
+        after: int | None,
+        limit: int,
+    ) -> list[tuple[int, list[Contact]]]:
+        """Up to `limit` people (first visible ordinal, visible contacts in order) after `after`."""
+        groups = self._people_query(deployment, visible, flt, region).subquery()
+        page = select(groups.c.group_ordinal, groups.c.first).order_by(groups.c.first).limit(limit)
+        if after is not None:
+            page = page.where(groups.c.first > after)
+        async with self.engine.connect() as conn:
+            chosen = list(await conn.execute(page))
+            members = await self._members(conn, deployment, visible, [g for g, _ in chosen])
+        return [(first, members.get(group, [])) for group, first in chosen]
+
+    async def count_people(
+        self, deployment: Deployment, visible: Sequence[str], flt: ContactFilter, region: str
+    ) -> int:
+        groups = self._people_query(deployment, visible, flt, region).subquery()
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(groups))).scalar_one())
+
+    async def person_of(
+        self, deployment: Deployment, visible: Sequence[str], namespace: str, native_id: str
+    ) -> list[Contact] | None:
+        """The visible contacts of the person holding this contact, in order; None when the index
+        has no such contact in a group."""
+        group = (
+            select(people.c.group_ordinal)
+            .select_from(people.join(contacts, contacts.c.id == people.c.contact_id))
+            .where(
+                people.c.deployment == deployment.name,
+                contacts.c.namespace == namespace,
+                contacts.c.native_id == native_id,
+            )
+        )
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(group)).scalar()
+            if found is None:
+                return None
+            return (await self._members(conn, deployment, visible, [found])).get(found, [])
+
+    async def _members(
+        self, conn: AsyncConnection, deployment: Deployment, visible: Sequence[str], groups: list[int]
+    ) -> dict[int, list[Contact]]:
+        if not groups:
+            return {}
+        query = (
+            select(people.c.group_ordinal, contacts.c.record)
+            .select_from(people.join(contacts, contacts.c.id == people.c.contact_id))
+            .where(
+                people.c.deployment == deployment.name,
+                people.c.group_ordinal.in_(groups),
+                people.c.namespace.in_(list(visible)),
+            )
+            .order_by(people.c.ordinal)
+        )
+        found: dict[int, list[Contact]] = {}
+        for group, record in await conn.execute(query):
+            found.setdefault(group, []).append(records.to_contact(record))
+        return found
+
+    async def regroup(self, deployment: Deployment) -> int:
+        """Rebuild the deployment's people (after a pass); one instance at a time."""
+        async with self.exclusive("regroup:" + deployment.name) as held:
+            if not held:
+                return -1  # another instance is rebuilding them from the same rows right now
+            async with self.engine.begin() as conn:
+                return await identity.regroup_all(conn, deployment.name, deployment.ranks)
+
+    # ------------------------------------------------------------------ sync passes and writes
+
+    async def begin_pass(self, namespace: str, backend: str) -> PassStart:
+        """Start a pass, or resume the one a failure interrupted (its rows keep their number)."""
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(select(backends).where(backends.c.namespace == namespace))).first()
+            if row is None:
+                await conn.execute(
+                    backends.insert().values(
+                        namespace=namespace, backend=backend, pass_number=1, resume_position=0, records=0
+                    )
+                )
+                return PassStart(1, None, 0)
+            if row.resume_from is not None:
+                return PassStart(row.pass_number, row.resume_from, row.resume_position)
+            number = row.pass_number + 1
+            await conn.execute(
+                update(backends)
+                .where(backends.c.namespace == namespace)
+                .values(pass_number=number, resume_position=0, backend=backend)
+            )
+            return PassStart(number, None, 0)
+
+    async def store_page(
+        self, namespace: str, number: int, page: Sequence[Contact], position: int, resume_from: str | None, region: str
+    ) -> None:
+        """Write one page of a pass (positions from `position` on) and where the next one starts."""
+        async with self.engine.begin() as conn:
+            rows = [(c, position + k) for k, c in enumerate(page)]
+            await upsert_contacts(conn, self.is_sqlite, namespace, number, rows, region)
+            await conn.execute(
+                update(backends)
+                .where(backends.c.namespace == namespace)
+                .values(resume_from=resume_from, resume_position=position + len(page))
+            )
+
+    async def finish_pass(self, namespace: str, number: int) -> int:
+        """A completed pass: records it did not see leave the index. The number of records."""
+        async with self.engine.begin() as conn:
+            stale = select(contacts.c.id).where(contacts.c.namespace == namespace, contacts.c.pass_number != number)
+            await conn.execute(delete(keys).where(keys.c.contact_id.in_(stale)))
+            await conn.execute(delete(people).where(people.c.contact_id.in_(stale)))
+            await conn.execute(delete(contacts).where(contacts.c.id.in_(stale)))
+            count = int(
+                (await conn.execute(select(func.count()).where(contacts.c.namespace == namespace))).scalar_one()
+            )
+            await conn.execute(
+                update(backends)
+                .where(backends.c.namespace == namespace)
+                .values(resume_from=None, synced_at=datetime.now(UTC), records=count, last_error=None, failed_at=None)
+            )
+            return count
+
+    async def fail_pass(self, namespace: str, error: str, resumable: bool) -> None:
+        """A pass that failed: the previous index stays; the next pass resumes when `resumable`."""
+        values: dict[str, Any] = {"last_error": error, "failed_at": datetime.now(UTC)}
+        if not resumable:
+            values["resume_from"] = None
+        async with self.engine.begin() as conn:
+            await conn.execute(update(backends).where(backends.c.namespace == namespace).values(**values))
+
+    async def record_written(self, deployment: Deployment, namespace: str, contact: Contact, region: str) -> None:
+        """A write through the gateway: the record's row, keys and people, before the mutation returns."""
+        async with self.engine.begin() as conn:
+            existing = (
+                await conn.execute(
+                    select(contacts.c.id, contacts.c.position, contacts.c.pass_number).where(
+                        contacts.c.namespace == namespace, contacts.c.native_id == contact.native_id
+                    )
+                )
+            ).first()
+            if existing is not None:
+                position, number = existing.position, existing.pass_number
+                old_groups = await identity.groups_of(conn, deployment.name, [existing.id])
+            else:
+                last = (
+                    await conn.execute(select(func.max(contacts.c.position)).where(contacts.c.namespace == namespace))
+                ).scalar()
+                position, old_groups = (-1 if last is None else last) + 1, set()
+                # A record created mid-pass counts as seen by it, so its completion keeps it.
+                number = (
+                    await conn.execute(select(backends.c.pass_number).where(backends.c.namespace == namespace))
+                ).scalar() or 0
+            ids = await upsert_contacts(conn, self.is_sqlite, namespace, number, [(contact, position)], region)
+            if namespace in deployment.ranks:
+                await identity.regroup_around(conn, deployment.name, deployment.ranks, ids, old_groups)
+
+    async def record_deleted(self, deployment: Deployment, namespace: str, native_id: str) -> None:
+        async with self.engine.begin() as conn:
+            found = (
+                await conn.execute(
+                    select(contacts.c.id).where(contacts.c.namespace == namespace, contacts.c.native_id == native_id)
+                )
+            ).scalar()
+            if found is None:
+                return
+            old_groups = await identity.groups_of(conn, deployment.name, [found])
+            await conn.execute(delete(keys).where(keys.c.contact_id == found))
+            await conn.execute(delete(people).where(people.c.contact_id == found))
+            await conn.execute(delete(contacts).where(contacts.c.id == found))
+            await conn.execute(
+                update(backends).where(backends.c.namespace == namespace).values(records=backends.c.records - 1)
+            )
+            if namespace in deployment.ranks:
+                await identity.regroup_around(conn, deployment.name, deployment.ranks, [], old_groups)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL: readers are never blocked by a sync writing pages; foreign keys: rows go with their contact.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _upgrade(connection: Connection) -> None:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
