@@ -29,8 +29,8 @@ def _load(path: str, overrides: dict[str, dict[str, Any]] | None = None) -> Gate
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _load(args.file)
-    names = ", ".join(f"{n} ({b.vendor})" for n, b in settings.backends.items())
-    print(f"OK: {args.file}: backends {names}")
+    names = ", ".join(f"{n} ({b.vendor})" for n, b in settings.backends.items()) or "none"
+    print(f"OK: {args.file}: backends {names}; index {settings.index_description()}")
     if not args.probe:
         return 0
     from gateway.probe import probe_backends, probe_table

@@ -72,6 +72,9 @@ class Comm100Settings(BackendSettings):
     # A config asking for more than the assumed limit is refused at start rather than failing
     # every list (the simulator, like the assumed vendor, answers 400).
     page_size: int = Field(default=ASSUMED_PAGE_SIZE, ge=1, le=ASSUMED_MAX_PAGE_SIZE)
+    # The vendor allows about 300 calls per 5 minutes per IP: a sync pass takes at most a third
+    # of that, leaving the rest to live queries.
+    index_calls_per_minute: int = Field(default=20, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def _one_way_to_authenticate(self) -> Comm100Settings:
