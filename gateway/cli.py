@@ -1,4 +1,4 @@
-"""`contact-gateway`: serve, demo, check-config, print-schema. Thin: parse, build, hand over."""
+"""`contact-gateway`: serve, demo, sync, check-config, print-schema. Thin: parse, build, hand over."""
 
 from __future__ import annotations
 
@@ -104,6 +104,13 @@ def _serve_workers(args: argparse.Namespace, workers: int, sock: socket.socket, 
     print(f"contact-gateway: serving on {url} with {workers} workers", flush=True)
     Multiprocess(config, sockets=[sock]).run()
     return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from gateway.index_cli import run_sync
+
+    settings = _load(args.config)
+    return asyncio.run(run_sync(settings, args.backend, out=sys.stdout, err=sys.stderr))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -218,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--log-format", choices=["text", "json"], default="text")
     demo.set_defaults(func=cmd_demo)
+    sync = sub.add_parser("sync", help="one full pass of every backend (or one) into the contact index")
+    sync.add_argument("--config", required=True, help="the gateway.yaml to use")
+    sync.add_argument("--backend", action="append", help="only this backend (repeatable)")
+    sync.set_defaults(func=cmd_sync)
     check = sub.add_parser("check-config", help="validate a config file and say what is wrong")
     check.add_argument("file")
     check.add_argument("--probe", action="store_true", help="also call each backend once and print a table")

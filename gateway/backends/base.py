@@ -7,15 +7,16 @@ timeouts, status mapping and decoding, and applies the unified filter to what th
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import re
 import urllib.parse
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import httpx
 
@@ -25,7 +26,7 @@ from gateway.config import BackendSettings
 from gateway.filtering import matches
 from gateway.http import VendorClient
 from gateway.metrics import Metrics
-from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind, PhoneNumber
+from gateway.model import EMPTY_FILTER, Contact, ContactChanges, ContactFilter, ContactKind, PhoneNumber
 
 log = logging.getLogger("gateway.backends")
 DOT_SEGMENTS = frozenset({".", ".."})
@@ -39,6 +40,22 @@ class Capability(enum.Enum):
     UPDATE = "UPDATE"
     DELETE = "DELETE"
     CRM_UPSERT = "CRM_UPSERT"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPage:
+    """One page of a sync pass, and where the pass resumes after it (None: the list ended)."""
+
+    contacts: list[Contact]
+    resume_from: str | None
+
+
+# Waits for the sync pass's next call slot (its calls-per-minute pace).
+Pace = Callable[[], Awaitable[Any]]
+# A sync pass asks again this many times for one page while the vendor says "try later".
+SYNC_ATTEMPTS = 6
+SYNC_BACKOFF_S = 1.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +121,8 @@ class HttpBackend(ABC):
     has_disabled_flag: ClassVar[bool] = False
     # The kinds it can create or change (when it can write at all).
     writable_kinds: ClassVar[frozenset[ContactKind]] = frozenset({ContactKind.PERSON})
+    # The ContactFilter fields the vendor applies exactly itself (see `narrows`).
+    pushed_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self,
@@ -163,9 +182,38 @@ class HttpBackend(ABC):
     async def get(self, native_id: str) -> Contact | None:
         """The record with this native id, or None when the vendor does not know it."""
 
-    async def fetch_records(self, flt: ContactFilter) -> list[Mapping[str, Any]]:
+    async def fetch_records(self, flt: ContactFilter, *, fresh: bool = False) -> list[Mapping[str, Any]]:
         """Every raw record the vendor returns for `flt` (vendors without paging override this)."""
         raise NotImplementedError
+
+    async def sync_pages(self, start: str | None, pace: Pace) -> AsyncIterator[SyncPage]:
+        """Every record, a page at a time, read fresh, for the index. Vendors without paging
+        return their whole list in one answer: one call, one page."""
+        records = await self.read_for_sync(lambda: self.fetch_records(EMPTY_FILTER, fresh=True), pace)
+        yield SyncPage([self.to_contact(r) for r in records if self._addressable(r)], None)
+
+    async def read_for_sync(self, call: Callable[[], Awaitable[T]], pace: Pace) -> T:
+        """One vendor read of a sync pass: paced, and tried again (after the vendor's Retry-After,
+        else a growing pause) while the vendor says "too many" or "try later"."""
+        for attempt in range(SYNC_ATTEMPTS):
+            await pace()
+            try:
+                return await call()
+            except errors.GatewayError as exc:
+                # Only a vendor that answered "too many" or "try later" is asked again here;
+                # unreachable vendors were already retried by the read itself.
+                said_later = exc.retry_after_s is not None or exc.details.get("status") in (429, 503)
+                if attempt + 1 == SYNC_ATTEMPTS or not said_later:
+                    raise
+                wait = exc.retry_after_s
+                await asyncio.sleep(wait if wait is not None else SYNC_BACKOFF_S * 2**attempt)
+        raise AssertionError("unreachable: the last attempt raises")
+
+    def narrows(self, flt: ContactFilter) -> bool:
+        """Whether the vendor applies every field of `flt` itself, so a live list walks no more
+        than it shows; otherwise the index answers (when it has this backend)."""
+        asked = {name for name in ContactFilter.__dataclass_fields__ if getattr(flt, name) is not None}
+        return asked <= self.pushed_fields
 
     def to_contact(self, record: Mapping[str, Any]) -> Contact:
         """Map one raw record (vendors without paging override this with their mapper)."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -20,7 +21,9 @@ from gateway.backends.base import (
     PHONE_TYPE,
     Capability,
     HttpBackend,
+    Pace,
     ScanResult,
+    SyncPage,
     phone_numbers,
     raw_phones,
     text,
@@ -55,6 +58,8 @@ FIRST_PAGE = 1
 # are the `page_size` setting's default and bound, so an operator can change what is asked for.
 ASSUMED_PAGE_SIZE = 50
 ASSUMED_MAX_PAGE_SIZE = 100
+# A sync pass asks for the largest page, so it reads no more pages than it must.
+SYNC_PAGE_SIZE = ASSUMED_MAX_PAGE_SIZE
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Assumption (the document's only identity type is "Twitter"): the names of the identity types
 # holding an email or a phone number, compared without case. "Email" is also the type written.
@@ -280,6 +285,8 @@ class Comm100Backend(HttpBackend):
     capabilities = frozenset({Capability.READ, Capability.CREATE, Capability.UPDATE, Capability.DELETE})
     native_id_pattern = GUID
     kinds = frozenset({ContactKind.PERSON})
+    # An email is looked up exactly (identity type and value); company only by keyword substring.
+    pushed_fields = frozenset({"email"})
     settings: Comm100Settings
 
     def auth_headers(self) -> dict[str, str]:
@@ -322,6 +329,29 @@ class Comm100Backend(HttpBackend):
     async def delete(self, native_id: str) -> None:
         self.check_native_id(native_id)
         await self.write("DELETE", self.record_path(RECORD_PATH, native_id))
+
+    async def sync_pages(self, start: str | None, pace: Pace) -> AsyncIterator[SyncPage]:
+        """Every page from `start` (a page index) to the last, each read once and fresh, the
+        vendor's `nextPage` followed under `PageWalk`'s guards."""
+        first = int(start) if start is not None and start.isdigit() else FIRST_PAGE
+        params = {**INCLUDE_IDENTITIES, PARAM_PAGE_SIZE: str(SYNC_PAGE_SIZE)}
+        opening = PageRequest(LIST_PATH, {**params, PARAM_PAGE_INDEX: str(first)}, first)
+        walk = PageWalk(self.settings.url, PARAM_PAGE_INDEX, self.settings.max_pages, opening)
+        page: PageRequest | None = opening
+        while page is not None:
+            current = page
+            payload = await self.read_for_sync(functools.partial(self._fresh_page, walk, current), pace)
+            records = self.expect_list(payload, "contacts")
+            page = self._follow(walk, payload.get("nextPage"), current, len(records))
+            mapped = [c for c in (self.map_one(r, to_contact) for r in records) if c is not None]
+            yield SyncPage(mapped, None if page is None else str(page.index))
+
+    async def _fresh_page(self, walk: PageWalk, page: PageRequest) -> Any:
+        try:
+            walk.reading()
+        except PagingError as exc:
+            raise self._paging_failed(exc) from None
+        return await self.read(page.path, page.params, fresh=True)
 
     async def scan(
         self, flt: ContactFilter, position: str | None, limit: int, include_merged: bool = False

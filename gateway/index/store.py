@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -112,7 +113,7 @@ class ContactIndex:
         if self.is_sqlite:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         try:
-            async with engine.begin() as conn:
+            async with _migration_lock(), engine.begin() as conn:
                 if not self.is_sqlite:
                     if self.schema:
                         await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
@@ -405,6 +406,15 @@ class ContactIndex:
             )
             if namespace in deployment.ranks:
                 await identity.regroup_around(conn, deployment.name, deployment.ranks, [], old_groups)
+
+
+# Alembic keeps its running migration in module globals: one migration at a time per process
+# (other processes are kept out by the database's own lock). One lock per event loop.
+_MIGRATION_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _migration_lock() -> asyncio.Lock:
+    return _MIGRATION_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -25,6 +25,7 @@ from gateway.simulators.people import (
     CUSTOMERS,
     NEAR_MISSES,
     Person,
+    generated,
     shouted,
     us_national,
 )
@@ -180,6 +181,11 @@ def sample_records() -> list[dict[str, Any]]:
     # A target that was deleted: dangling -> (nothing).
     records.append(_record("dangling", CUSTOMERS[9], 49, merged_to=guid("deleted-record")))
     return records
+
+
+def generated_records(people: range) -> list[dict[str, Any]]:
+    """One record per generated person (see `people.generated`), for runs at size."""
+    return [_record(f"generated-{i}", generated(i), i) for i in people]
 
 
 class Comm100Simulator:

@@ -1,0 +1,130 @@
+"""Filling the index: one full pass per backend, streaming (a page is written, then dropped),
+paced by the backend's `index_calls_per_minute`, honouring the vendor's 429 / Retry-After.
+
+A pass that completes removes what it did not see; a pass that fails keeps the previous index,
+records `lastError`, and the next pass resumes where it stopped. One instance syncs a backend at
+a time (`ContactIndex.exclusive`), and a backend another instance synced within `refresh_s` is
+left alone unless the pass is forced (`contact-gateway sync`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiolimiter import AsyncLimiter
+
+from gateway import errors
+from gateway.backends.base import HttpBackend
+from gateway.index.store import ContactIndex, Deployment
+
+log = logging.getLogger("gateway.index")
+# After a round with a failed backend, the next round comes this soon (or at refresh_s).
+RETRY_FAILED_S = 60.0
+# A backend synced less than this share of refresh_s ago is fresh enough for a background round.
+FRESH_SHARE = 0.9
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    backend: str
+    synced: bool
+    records: int = 0
+    error: str | None = None
+    skipped: str | None = None  # why no pass ran (another instance holds it, or it is fresh)
+    seconds: float = 0.0
+
+
+class IndexSync:
+    """Runs passes for a gateway's backends into its index."""
+
+    def __init__(
+        self,
+        index: ContactIndex,
+        backends: Mapping[str, HttpBackend],
+        deployment: Deployment,
+        region: str,
+        refresh_s: float,
+    ) -> None:
+        self.index = index
+        self.backends = dict(backends)
+        self.deployment = deployment
+        self.region = region
+        self.refresh_s = refresh_s
+        # One call per 60/n seconds, no burst: a pass never exceeds the rate even briefly.
+        self._limiters = {
+            name: AsyncLimiter(1, 60.0 / b.settings.index_calls_per_minute) for name, b in self.backends.items()
+        }
+
+    async def sync_all(
+        self, names: Sequence[str] | None = None, *, force: bool = False, progress: Progress | None = None
+    ) -> list[SyncOutcome]:
+        """One pass per backend (concurrently), then the people regrouped once."""
+        chosen = [self.backends[n] for n in (names if names is not None else list(self.backends))]
+        outcomes = await asyncio.gather(*(self.sync_backend(b, force=force, progress=progress) for b in chosen))
+        if any(o.synced for o in outcomes):
+            await self.index.regroup(self.deployment)
+        return list(outcomes)
+
+    async def sync_backend(
+        self, backend: HttpBackend, *, force: bool = False, progress: Progress | None = None
+    ) -> SyncOutcome:
+        namespace = backend.http.cache_namespace
+        started = time.monotonic()
+        async with self.index.exclusive("sync:" + namespace) as held:
+            if not held:
+                return SyncOutcome(backend.name, False, skipped="another instance is syncing it")
+            if not force and await self._fresh(namespace):
+                return SyncOutcome(backend.name, False, skipped="synced recently by another instance")
+            try:
+                records = await self._pass(backend, namespace, progress)
+            except errors.GatewayError as exc:
+                return await self._failed(backend, namespace, f"{exc.code}: {exc.message}", started)
+            except Exception as exc:  # a bug or the database: the previous index must survive it
+                log.exception("index: the sync pass of backend %s failed", backend.name)
+                return await self._failed(backend, namespace, f"INTERNAL: {type(exc).__name__}", started)
+        log.info("index: backend %s synced, %d records in %.1f s", backend.name, records, time.monotonic() - started)
+        return SyncOutcome(backend.name, True, records, seconds=time.monotonic() - started)
+
+    async def _fresh(self, namespace: str) -> bool:
+        synced_at = (await self.index.status([namespace]))[namespace].synced_at
+        if synced_at is None:
+            return False
+        return (datetime.now(UTC) - synced_at).total_seconds() < self.refresh_s * FRESH_SHARE
+
+    async def _pass(self, backend: HttpBackend, namespace: str, progress: Progress | None) -> int:
+        start = await self.index.begin_pass(namespace, backend.name)
+        position = start.position
+        limiter = self._limiters[backend.name]
+        async for page in backend.sync_pages(start.resume_from, limiter.acquire):
+            await self.index.store_page(namespace, start.number, page.contacts, position, page.resume_from, self.region)
+            position += len(page.contacts)
+            if progress is not None:
+                progress(backend.name, position)
+        return await self.index.finish_pass(namespace, start.number)
+
+    async def _failed(self, backend: HttpBackend, namespace: str, error: str, started: float) -> SyncOutcome:
+        try:
+            await self.index.fail_pass(namespace, error, resumable=True)
+        except Exception:
+            log.exception("index: could not record the failed pass of backend %s", backend.name)
+        log.warning("index: the sync pass of backend %s failed: %s", backend.name, error)
+        return SyncOutcome(backend.name, False, error=error, seconds=time.monotonic() - started)
+
+    async def run_forever(self) -> None:
+        """`serve`'s background sync: a round at start, then every refresh_s (sooner after a failure)."""
+        while True:
+            try:
+                await self.index.open()
+                outcomes = await self.sync_all()
+            except Exception:  # the database is down: try again later, queries stay live meanwhile
+                log.exception("index: a sync round failed")
+                outcomes = [SyncOutcome("*", False, error="INTERNAL")]
+            failed = any(o.error is not None for o in outcomes)
+            await asyncio.sleep(min(self.refresh_s, RETRY_FAILED_S) if failed else self.refresh_s)
