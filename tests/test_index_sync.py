@@ -164,6 +164,9 @@ async def test_two_instances_on_postgresql_sync_a_backend_once(make_custom: Any,
     assert sorted(o[0].synced for o in outcomes) == [False, True]
     assert sim.state.count("GET") == 3  # one pass: three pages
     assert await indexed_ids(first, "support") == await indexed_ids(second, "support")
+    people = "{ people(first: 500) { totalCount edges { node { id contacts { id } } } } }"
+    on_first, on_second = await first.run(people), await second.run(people)
+    assert on_first == on_second and on_first["data"]["people"]["totalCount"] == 300
 
 
 async def test_migrations_build_the_schema_in_an_empty_database_once(index_db: IndexDatabase) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import hashlib
 import logging
 import weakref
@@ -37,7 +38,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
-class IndexState:
+class IndexState(enum.Enum):
     """What `Backend.index.state` says."""
 
     NOT_SYNCED = "NOT_SYNCED"  # no full pass has completed yet: queries on it go live
@@ -47,7 +48,7 @@ class IndexState:
 
 @dataclass(frozen=True, slots=True)
 class IndexStatus:
-    state: str
+    state: IndexState
     synced_at: datetime | None
     records: int
     last_error: str | None
