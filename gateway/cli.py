@@ -116,7 +116,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import main as demo_main
 
-    demo_main(args.host, args.port)
+    demo_main(args.host, args.port, args.contacts)
     return 0
 
 
@@ -224,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--log-format", choices=["text", "json"], default="text")
+    demo.add_argument(
+        "--contacts", type=_positive, help="N generated contacts per simulated vendor (people shared across vendors)"
+    )
     demo.set_defaults(func=cmd_demo)
     sync = sub.add_parser("sync", help="one full pass of every backend (or one) into the contact index")
     sync.add_argument("--config", required=True, help="the gateway.yaml to use")

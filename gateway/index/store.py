@@ -88,6 +88,7 @@ class ContactIndex:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._engine: AsyncEngine | None = None
         self._local_locks: dict[str, asyncio.Lock] = {}
+        self._sqlite_writer = asyncio.Lock()
 
     @property
     def engine(self) -> AsyncEngine:
@@ -294,19 +295,25 @@ class ContactIndex:
             found.setdefault(group, []).append(records.to_contact(record))
         return found
 
-    async def regroup(self, deployment: Deployment) -> int:
-        """Rebuild the deployment's people (after a pass); one instance at a time."""
-        async with self.exclusive("regroup:" + deployment.name) as held:
-            if not held:
-                return -1  # another instance is rebuilding them from the same rows right now
-            async with self.engine.begin() as conn:
-                return await identity.regroup_all(conn, deployment.name, deployment.ranks)
-
     # ------------------------------------------------------------------ sync passes and writes
+
+    @contextlib.asynccontextmanager
+    async def _writing(self, *, people_too: bool = False) -> AsyncIterator[AsyncConnection]:
+        """One write transaction. SQLite: one writer at a time in this (the only) process, so
+        no transaction fails on the file's lock. PostgreSQL: whoever changes people holds the
+        people lock to the end of its transaction, so two regroupings never interleave."""
+        if self.is_sqlite:
+            async with self._sqlite_writer, self.engine.begin() as conn:
+                yield conn
+            return
+        async with self.engine.begin() as conn:
+            if people_too:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._lock_key("people")})
+            yield conn
 
     async def begin_pass(self, namespace: str, backend: str) -> PassStart:
         """Start a pass, or resume the one a failure interrupted (its rows keep their number)."""
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             row = (await conn.execute(select(backends).where(backends.c.namespace == namespace))).first()
             if row is None:
                 await conn.execute(
@@ -329,7 +336,7 @@ class ContactIndex:
         self, namespace: str, number: int, page: Sequence[Contact], position: int, resume_from: str | None, region: str
     ) -> None:
         """Write one page of a pass (positions from `position` on) and where the next one starts."""
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             rows = [(c, position + k) for k, c in enumerate(page)]
             await upsert_contacts(conn, self.is_sqlite, namespace, number, rows, region)
             await conn.execute(
@@ -338,9 +345,11 @@ class ContactIndex:
                 .values(resume_from=resume_from, resume_position=position + len(page))
             )
 
-    async def finish_pass(self, namespace: str, number: int) -> int:
-        """A completed pass: records it did not see leave the index. The number of records."""
-        async with self.engine.begin() as conn:
+    async def finish_pass(self, namespace: str, number: int, deployment: Deployment) -> int:
+        """A completed pass: records it did not see leave the index, and the deployment's people
+        are rebuilt, in the same transaction (a backend is never SYNCED with stale people). The
+        number of records."""
+        async with self._writing(people_too=True) as conn:
             stale = select(contacts.c.id).where(contacts.c.namespace == namespace, contacts.c.pass_number != number)
             await conn.execute(delete(keys).where(keys.c.contact_id.in_(stale)))
             await conn.execute(delete(people).where(people.c.contact_id.in_(stale)))
@@ -353,6 +362,7 @@ class ContactIndex:
                 .where(backends.c.namespace == namespace)
                 .values(resume_from=None, synced_at=datetime.now(UTC), records=count, last_error=None, failed_at=None)
             )
+            await identity.regroup_all(conn, deployment.name, deployment.ranks)
             return count
 
     async def fail_pass(self, namespace: str, error: str, resumable: bool) -> None:
@@ -360,12 +370,12 @@ class ContactIndex:
         values: dict[str, Any] = {"last_error": error, "failed_at": datetime.now(UTC)}
         if not resumable:
             values["resume_from"] = None
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             await conn.execute(update(backends).where(backends.c.namespace == namespace).values(**values))
 
     async def record_written(self, deployment: Deployment, namespace: str, contact: Contact, region: str) -> None:
         """A write through the gateway: the record's row, keys and people, before the mutation returns."""
-        async with self.engine.begin() as conn:
+        async with self._writing(people_too=True) as conn:
             existing = (
                 await conn.execute(
                     select(contacts.c.id, contacts.c.position, contacts.c.pass_number).where(
@@ -390,7 +400,7 @@ class ContactIndex:
                 await identity.regroup_around(conn, deployment.name, deployment.ranks, ids, old_groups)
 
     async def record_deleted(self, deployment: Deployment, namespace: str, native_id: str) -> None:
-        async with self.engine.begin() as conn:
+        async with self._writing(people_too=True) as conn:
             found = (
                 await conn.execute(
                     select(contacts.c.id).where(contacts.c.namespace == namespace, contacts.c.native_id == native_id)

@@ -65,11 +65,9 @@ class IndexSync:
     async def sync_all(
         self, names: Sequence[str] | None = None, *, force: bool = False, progress: Progress | None = None
     ) -> list[SyncOutcome]:
-        """One pass per backend (concurrently), then the people regrouped once."""
+        """One pass per backend, concurrently (each regroups the people as it completes)."""
         chosen = [self.backends[n] for n in (names if names is not None else list(self.backends))]
         outcomes = await asyncio.gather(*(self.sync_backend(b, force=force, progress=progress) for b in chosen))
-        if any(o.synced for o in outcomes):
-            await self.index.regroup(self.deployment)
         return list(outcomes)
 
     async def sync_backend(
@@ -107,7 +105,7 @@ class IndexSync:
             position += len(page.contacts)
             if progress is not None:
                 progress(backend.name, position)
-        return await self.index.finish_pass(namespace, start.number)
+        return await self.index.finish_pass(namespace, start.number, self.deployment)
 
     async def _failed(self, backend: HttpBackend, namespace: str, error: str, started: float) -> SyncOutcome:
         try:
