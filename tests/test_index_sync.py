@@ -201,3 +201,24 @@ async def test_sync_command_exit_codes_name_the_failed_backend(index_db: IndexDa
     assert code == 2 and "no backend named nope" in err
     off = settings_for(backends, index=False)
     assert await run_sync(off, None, out=io.StringIO(), err=io.StringIO()) == 2
+
+
+def test_the_sync_command_exits_3_naming_an_unreachable_backend(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        f"server: {{data_dir: '{tmp_path}'}}\n"
+        "backends:\n"
+        '  support: {vendor: comm100, url: "http://127.0.0.1:9/v4", token: "sync-secret-token", retries: 0}\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "sync", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 3
+    assert "sync failed: backend support: BACKEND_UNAVAILABLE" in result.stderr
+    assert "Traceback" not in result.stderr and "sync-secret-token" not in result.stderr + result.stdout
