@@ -9,6 +9,7 @@ from typing import TextIO
 import httpx
 
 from gateway.config import GatewaySettings
+from gateway.index import INDEX_UNAVAILABLE, describe_failure
 from gateway.runtime import Gateway
 
 EXIT_SYNCED = 0
@@ -37,8 +38,8 @@ async def run_sync(
         assert gateway.sync is not None
         try:
             await gateway.open_index()
-        except Exception as exc:  # the database cannot be reached or migrated: say so, no traceback
-            print(f"contact-gateway: the index database cannot be opened ({type(exc).__name__})", file=err)
+        except INDEX_UNAVAILABLE as exc:  # the database cannot be reached or migrated: say so, no traceback
+            print(f"contact-gateway: the index database cannot be opened: {describe_failure(exc)}", file=err)
             return 1
         print(f"index: {settings.index_description()}", file=out, flush=True)
         live = err.isatty()

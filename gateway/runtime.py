@@ -18,7 +18,7 @@ from gateway.backends.base import HttpBackend
 from gateway.backends.registry import VENDORS
 from gateway.cache import ReadCache, lock_name
 from gateway.config import GatewaySettings
-from gateway.index import ContactIndex, Deployment
+from gateway.index import INDEX_UNAVAILABLE, ContactIndex, Deployment, describe_failure
 from gateway.index.sync import IndexSync
 from gateway.metrics import Metrics
 from gateway.model import Contact, split_global_id
@@ -69,6 +69,18 @@ class Gateway:
         if self.index is not None:
             await self.index.open()
 
+    async def open_index_or_log(self) -> bool:
+        """Open the index if it is on; a database that cannot be reached is logged in one line
+        (queries are then answered live). Whether it is open."""
+        if self.index is None:
+            return False
+        try:
+            await self.index.open()
+        except INDEX_UNAVAILABLE as exc:
+            log.error("index: the database cannot be opened: %s", describe_failure(exc))
+            return False
+        return True
+
     @property
     def index_open(self) -> bool:
         return self.index is not None and self.index.is_open
@@ -77,7 +89,11 @@ class Gateway:
         """The names of those backends whose index can answer (a first full pass completed)."""
         if self.index is None or not self.index.is_open or not backends:
             return set()
-        synced = await self.index.synced([b.http.cache_namespace for b in backends])
+        try:
+            synced = await self.index.synced([b.http.cache_namespace for b in backends])
+        except INDEX_UNAVAILABLE as exc:  # the database is down: answer live (and say so)
+            log.error("index: cannot be read, answering live: %s", describe_failure(exc))
+            return set()
         return {b.name for b in backends if b.http.cache_namespace in synced}
 
     @classmethod

@@ -27,7 +27,13 @@ def _after(position: str | None, backend: str) -> int | None:
 
 
 async def indexed_names(ctx: RequestContext, backends: list[HttpBackend]) -> set[str]:
-    return await ctx.gateway.indexed(backends)
+    """Which of `backends` the index can answer for; asked once per request (every
+    `Contact.person` of a page asks again)."""
+    known: dict[tuple[str, ...], set[str]] = ctx.loaders.setdefault("indexed", {})
+    names = tuple(b.name for b in backends)
+    if names not in known:
+        known[names] = await ctx.gateway.indexed(backends)
+    return known[names]
 
 
 async def scan(

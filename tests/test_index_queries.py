@@ -187,3 +187,34 @@ async def test_person_ids_survive_a_restart(make_harness: HarnessFactory, index_
     await restarted.gateway.open_index()  # no pass: the database already has everything
     after = await walk(restarted, PEOPLE, "people", 100)
     assert after["nodes"] == before["nodes"] and after["extensions"] == [None]
+
+
+async def test_a_scoped_key_sees_only_its_backends_contacts_in_people(
+    make_harness: HarnessFactory, index_db: IndexDatabase
+) -> None:
+    h = indexed_harness(make_harness, index_db)
+    await sync(h)
+    h.scope = frozenset({"voice", "routing"})
+    scoped = (await walk(h, PEOPLE, "people", 100))["nodes"]
+    ids = [c["id"] for p in scoped for c in p["contacts"]]
+    assert ids and {i.split(":", 1)[0] for i in ids} == {"voice", "routing"}
+    assert all(p["id"] == "person~" + p["contacts"][0]["id"] for p in scoped)  # named by a visible contact
+
+
+async def test_an_unreachable_index_database_leaves_every_query_live_and_says_so(
+    make_harness: HarnessFactory, tmp_path: Any
+) -> None:
+    import io
+
+    from gateway.index_cli import run_sync
+
+    down = {"url": "postgresql+asyncpg://gateway@127.0.0.1:9/contacts"}
+    h = make_harness(overrides={b.name: dict(UNPACED) for b in DEMO_BACKENDS}, index=down)
+    assert not await h.gateway.open_index_or_log()
+    result = await h.run(PEOPLE, {"first": 3})
+    assert result["data"]["people"]["totalCount"] > 0
+    assert result["extensions"]["index"]["notIndexed"] == [b.name for b in DEMO_BACKENDS]
+    err = io.StringIO()
+    assert await run_sync(h.gateway.settings, None, out=io.StringIO(), err=err) == 1
+    assert err.getvalue().startswith("contact-gateway: the index database cannot be opened: ")
+    assert "Traceback" not in err.getvalue()

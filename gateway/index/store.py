@@ -25,6 +25,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, delete, event, func, select, text, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gateway.index import identity, records
@@ -36,6 +37,16 @@ from gateway.model import Contact, ContactFilter
 log = logging.getLogger("gateway.index")
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+# What a database that is down, refuses us or is misconfigured raises: reported in one line.
+INDEX_UNAVAILABLE = (SQLAlchemyError, OSError, asyncio.TimeoutError)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line about a database failure (its first line: no statement, no parameters)."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {detail[0] if detail else 'no detail'}"
 
 
 class IndexState(enum.Enum):

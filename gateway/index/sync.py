@@ -20,7 +20,7 @@ from aiolimiter import AsyncLimiter
 
 from gateway import errors
 from gateway.backends.base import HttpBackend
-from gateway.index.store import ContactIndex, Deployment
+from gateway.index.store import INDEX_UNAVAILABLE, ContactIndex, Deployment, describe_failure
 
 log = logging.getLogger("gateway.index")
 # After a round with a failed backend, the next round comes this soon (or at refresh_s).
@@ -75,18 +75,25 @@ class IndexSync:
     ) -> SyncOutcome:
         namespace = backend.http.cache_namespace
         started = time.monotonic()
-        async with self.index.exclusive("sync:" + namespace) as held:
-            if not held:
-                return SyncOutcome(backend.name, False, skipped="another instance is syncing it")
-            if not force and await self._fresh(namespace):
-                return SyncOutcome(backend.name, False, skipped="synced recently by another instance")
-            try:
-                records = await self._pass(backend, namespace, progress)
-            except errors.GatewayError as exc:
-                return await self._failed(backend, namespace, f"{exc.code}: {exc.message}", started)
-            except Exception as exc:  # a bug or the database: the previous index must survive it
-                log.exception("index: the sync pass of backend %s failed", backend.name)
-                return await self._failed(backend, namespace, f"INTERNAL: {type(exc).__name__}", started)
+        try:
+            async with self.index.exclusive("sync:" + namespace) as held:
+                if not held:
+                    return SyncOutcome(backend.name, False, skipped="another instance is syncing it")
+                if not force and await self._fresh(namespace):
+                    return SyncOutcome(backend.name, False, skipped="synced recently by another instance")
+                try:
+                    records = await self._pass(backend, namespace, progress)
+                except errors.GatewayError as exc:
+                    return await self._failed(backend, namespace, f"{exc.code}: {exc.message}", started)
+                except INDEX_UNAVAILABLE:
+                    raise
+                except Exception as exc:  # a bug: the previous index must survive it
+                    log.exception("index: the sync pass of backend %s failed", backend.name)
+                    return await self._failed(backend, namespace, f"INTERNAL: {type(exc).__name__}", started)
+        except INDEX_UNAVAILABLE as exc:  # the database itself: nothing can be recorded in it
+            error = f"INDEX_UNAVAILABLE: {describe_failure(exc)}"
+            log.error("index: backend %s was not synced: %s", backend.name, error)
+            return SyncOutcome(backend.name, False, error=error, seconds=time.monotonic() - started)
         log.info("index: backend %s synced, %d records in %.1f s", backend.name, records, time.monotonic() - started)
         return SyncOutcome(backend.name, True, records, seconds=time.monotonic() - started)
 
@@ -121,8 +128,8 @@ class IndexSync:
             try:
                 await self.index.open()
                 outcomes = await self.sync_all()
-            except Exception:  # the database is down: try again later, queries stay live meanwhile
-                log.exception("index: a sync round failed")
-                outcomes = [SyncOutcome("*", False, error="INTERNAL")]
+            except INDEX_UNAVAILABLE as exc:  # try again later; queries stay live meanwhile
+                log.error("index: the database cannot be opened: %s", describe_failure(exc))
+                outcomes = [SyncOutcome("*", False, error="INDEX_UNAVAILABLE")]
             failed = any(o.error is not None for o in outcomes)
             await asyncio.sleep(min(self.refresh_s, RETRY_FAILED_S) if failed else self.refresh_s)
