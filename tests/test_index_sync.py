@@ -13,6 +13,7 @@ import io
 import time
 from typing import Any
 
+import pytest
 from sqlalchemy import inspect, text
 
 from gateway.index import ContactIndex, IndexState
@@ -22,8 +23,6 @@ from gateway.simulators.comm100 import Comm100Simulator, demo_backend_settings, 
 from gateway.simulators.common import Fault, SimulatorTransport
 from gateway.simulators.registry import DEMO_BACKENDS
 from tests.conftest import Harness, HarnessFactory, IndexDatabase, settings_for
-
-PAGE = 100  # the Comm100 pages a pass reads
 
 
 def comm100_with(count: int, token: str = "comm100-demo-token") -> Comm100Simulator:
@@ -113,11 +112,8 @@ async def test_a_failing_pass_keeps_the_previous_index_reports_why_and_the_next_
     deleted = next(iter(sim.records))
     del sim.records[deleted]
 
-    def fail_after_two_pages(backend: str, records: int) -> None:
-        if records == 2 * PAGE:
-            sim.state.inject(Fault(kind="status", status=500))
-
-    outcomes = await synced(h, progress=fail_after_two_pages)
+    sim.state.inject(Fault(kind="status", status=500, after=2))  # pages 1 and 2 answer, page 3 fails
+    outcomes = await synced(h)
     assert not outcomes[0].synced and outcomes[0].error is not None and "BACKEND_UNAVAILABLE" in outcomes[0].error
     state = await status(h, "support")
     assert state.state == IndexState.FAILED and state.last_error == outcomes[0].error
@@ -222,3 +218,30 @@ def test_the_sync_command_exits_3_naming_an_unreachable_backend(tmp_path: Any) -
     assert result.returncode == 3
     assert "sync failed: backend support: BACKEND_UNAVAILABLE" in result.stderr
     assert "Traceback" not in result.stderr and "sync-secret-token" not in result.stderr + result.stdout
+
+
+async def test_serve_syncs_at_start_and_again_every_refresh_s(make_custom: Any, index_db: IndexDatabase) -> None:
+    sim = comm100_with(150)
+    h = make_custom({"support": (sim, comm100_config())}, index=index_db.section(refresh_s=1))
+    assert h.gateway.sync is not None
+    running = asyncio.create_task(h.gateway.sync.run_forever())
+    try:
+        for _ in range(100):
+            if sim.state.count("GET") >= 4:  # two passes of two pages
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    assert sim.state.count("GET") == 4
+    assert (await status(h, "support")).state == IndexState.SYNCED
+
+
+async def test_with_the_index_off_everything_is_live_and_backends_say_so(make_harness: HarnessFactory) -> None:
+    h = make_harness(index=False)
+    assert h.gateway.index is None and h.gateway.sync is None
+    states = await h.run("{ backends { name index { state } } }")
+    assert [b["index"] for b in states["data"]["backends"]] == [None] * len(DEMO_BACKENDS)
+    people = await h.run("{ people(first: 3) { totalCount } }")
+    assert people["data"]["people"]["totalCount"] > 0 and "extensions" not in people

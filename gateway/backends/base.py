@@ -13,7 +13,7 @@ import logging
 import re
 import urllib.parse
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -55,6 +55,8 @@ Pace = Callable[[], Awaitable[Any]]
 # A sync pass asks again this many times for one page while the vendor says "try later".
 SYNC_ATTEMPTS = 6
 SYNC_BACKOFF_S = 1.0
+# Records of a whole-list answer mapped and written at a time.
+SYNC_CHUNK = 1000
 T = TypeVar("T")
 
 
@@ -186,11 +188,15 @@ class HttpBackend(ABC):
         """Every raw record the vendor returns for `flt` (vendors without paging override this)."""
         raise NotImplementedError
 
-    async def sync_pages(self, start: str | None, pace: Pace) -> AsyncIterator[SyncPage]:
+    async def sync_pages(self, start: str | None, pace: Pace) -> AsyncGenerator[SyncPage, None]:
         """Every record, a page at a time, read fresh, for the index. Vendors without paging
         return their whole list in one answer: one call, one page."""
         records = await self.read_for_sync(lambda: self.fetch_records(EMPTY_FILTER, fresh=True), pace)
-        yield SyncPage([self.to_contact(r) for r in records if self._addressable(r)], None)
+        # Mapped and written a chunk at a time: the mapped copies never all exist at once.
+        for first in range(0, len(records), SYNC_CHUNK):
+            chunk = records[first : first + SYNC_CHUNK]
+            yield SyncPage([self.to_contact(r) for r in chunk if self._addressable(r)], None)
+            await asyncio.sleep(0)  # let requests in between chunks
 
     async def read_for_sync(self, call: Callable[[], Awaitable[T]], pace: Pace) -> T:
         """One vendor read of a sync pass: paced, and tried again (after the vendor's Retry-After,

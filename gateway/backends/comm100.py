@@ -11,7 +11,7 @@ import asyncio
 import base64
 import functools
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -330,7 +330,7 @@ class Comm100Backend(HttpBackend):
         self.check_native_id(native_id)
         await self.write("DELETE", self.record_path(RECORD_PATH, native_id))
 
-    async def sync_pages(self, start: str | None, pace: Pace) -> AsyncIterator[SyncPage]:
+    async def sync_pages(self, start: str | None, pace: Pace) -> AsyncGenerator[SyncPage, None]:
         """Every page from `start` (a page index) to the last, each read once and fresh, the
         vendor's `nextPage` followed under `PageWalk`'s guards."""
         first = int(start) if start is not None and start.isdigit() else FIRST_PAGE

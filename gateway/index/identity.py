@@ -10,6 +10,7 @@ its smallest ordinal, so people list in order of their first contact.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -77,23 +78,50 @@ async def _store(
         await conn.execute(insert(people), rows[start : start + INSERT_CHUNK])
 
 
-async def regroup_all(conn: AsyncConnection, deployment: str, ranks: Mapping[str, int]) -> int:
-    """Rebuild every group of `deployment` from the contacts of its namespaces; the number of people."""
-    members: dict[int, tuple[int, str]] = {}
-    links: list[tuple[int, str]] = []
+async def _links(
+    conn: AsyncConnection, ranks: Mapping[str, int], *where: Any
+) -> tuple[dict[int, tuple[int, str]], list[tuple[int, str]]]:
+    """The (not merged-away) contacts matching `where`, by ordinal, and their (ordinal, key) links."""
     query = (
         select(contacts.c.id, contacts.c.namespace, contacts.c.position, keys.c.key)
         .select_from(contacts.outerjoin(keys, keys.c.contact_id == contacts.c.id))
-        .where(contacts.c.namespace.in_(list(ranks)), contacts.c.merged_into.is_(None))
+        .where(contacts.c.namespace.in_(list(ranks)), contacts.c.merged_into.is_(None), *where)
     )
+    members: dict[int, tuple[int, str]] = {}
+    links: list[tuple[int, str]] = []
     for contact_id, namespace, position, key in await conn.execute(query):
         item = ordinal(ranks[namespace], position)
         members[item] = (contact_id, namespace)
         if key is not None:
             links.append((item, key))
+    return members, links
+
+
+async def regroup_all(conn: AsyncConnection, deployment: str, ranks: Mapping[str, int]) -> int:
+    """Rebuild every group of `deployment` from the contacts of its namespaces, writing only the
+    rows that changed (after a routine pass, few do). The number of people."""
+    members, links = await _links(conn, ranks)
     groups = _group(members, links)
-    await conn.execute(delete(people).where(people.c.deployment == deployment))
-    await _store(conn, deployment, members, groups)
+    wanted = {contact_id: (item, groups.find(item), ns) for item, (contact_id, ns) in members.items()}
+    held = select(people.c.contact_id, people.c.ordinal, people.c.group_ordinal).where(
+        people.c.deployment == deployment
+    )
+    stale = []
+    for contact_id, item, group in await conn.execute(held):
+        now = wanted.get(contact_id)
+        if now is not None and now[:2] == (item, group):
+            del wanted[contact_id]  # unchanged: neither deleted nor written again
+        else:
+            stale.append(contact_id)
+    for start in range(0, len(stale), INSERT_CHUNK):
+        chunk = stale[start : start + INSERT_CHUNK]
+        await conn.execute(delete(people).where(people.c.deployment == deployment, people.c.contact_id.in_(chunk)))
+    rows = [
+        {"deployment": deployment, "contact_id": cid, "namespace": ns, "ordinal": item, "group_ordinal": group}
+        for cid, (item, group, ns) in wanted.items()
+    ]
+    for start in range(0, len(rows), INSERT_CHUNK):
+        await conn.execute(insert(people), rows[start : start + INSERT_CHUNK])
     return len({groups.find(item) for item in members})
 
 
@@ -111,22 +139,7 @@ async def regroup_around(
     in_groups = select(people.c.contact_id).where(
         people.c.deployment == deployment, people.c.group_ordinal.in_(touched)
     )
-    query = (
-        select(contacts.c.id, contacts.c.namespace, contacts.c.position, keys.c.key)
-        .select_from(contacts.outerjoin(keys, keys.c.contact_id == contacts.c.id))
-        .where(
-            contacts.c.namespace.in_(list(ranks)),
-            contacts.c.merged_into.is_(None),
-            contacts.c.id.in_(in_groups) | contacts.c.id.in_(contact_ids),
-        )
-    )
-    members: dict[int, tuple[int, str]] = {}
-    links: list[tuple[int, str]] = []
-    for contact_id, namespace, position, key in await conn.execute(query):
-        item = ordinal(ranks[namespace], position)
-        members[item] = (contact_id, namespace)
-        if key is not None:
-            links.append((item, key))
+    members, links = await _links(conn, ranks, contacts.c.id.in_(in_groups) | contacts.c.id.in_(contact_ids))
     await conn.execute(
         delete(people).where(
             people.c.deployment == deployment,

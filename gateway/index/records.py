@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from gateway.filtering import normalize_email, normalize_phone
 from gateway.model import Address, Contact, ContactIdentity, ContactKind, ExternalId
 
@@ -63,7 +61,7 @@ def contact_row(contact: Contact) -> dict[str, Any]:
         "last_name_key": folded(contact.last_name),
         "company_key": folded(contact.company),
         "search_text": SEARCH_SEPARATOR.join(h.casefold() for h in haystack if h is not None),
-        "record": orjson.loads(orjson.dumps(contact)),
+        "record": contact,  # stored as JSON by the engine's serializer (orjson writes dataclasses)
     }
 
 

@@ -10,6 +10,7 @@ left alone unless the pass is forced (`contact-gateway sync`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 from aiolimiter import AsyncLimiter
 
 from gateway import errors
-from gateway.backends.base import HttpBackend
+from gateway.backends.base import HttpBackend, SyncPage
 from gateway.index.store import INDEX_UNAVAILABLE, ContactIndex, Deployment, describe_failure
 
 log = logging.getLogger("gateway.index")
@@ -65,14 +66,27 @@ class IndexSync:
     async def sync_all(
         self, names: Sequence[str] | None = None, *, force: bool = False, progress: Progress | None = None
     ) -> list[SyncOutcome]:
-        """One pass per backend, concurrently (each regroups the people as it completes)."""
+        """One pass per backend, concurrently; then the people are rebuilt once and every
+        completed backend is published SYNCED with them, in one transaction."""
         chosen = [self.backends[n] for n in (names if names is not None else list(self.backends))]
-        outcomes = await asyncio.gather(*(self.sync_backend(b, force=force, progress=progress) for b in chosen))
-        return list(outcomes)
+        outcomes = list(
+            await asyncio.gather(*(self.sync_backend(b, force=force, progress=progress, publish=False) for b in chosen))
+        )
+        completed = {self.backends[o.backend].http.cache_namespace: o.records for o in outcomes if o.synced}
+        if completed:
+            try:
+                await self.index.publish(self.deployment, completed)
+            except INDEX_UNAVAILABLE as exc:
+                error = f"INDEX_UNAVAILABLE: {describe_failure(exc)}"
+                log.error("index: the completed passes could not be published: %s", error)
+                outcomes = [SyncOutcome(o.backend, False, error=error) if o.synced else o for o in outcomes]
+        return outcomes
 
     async def sync_backend(
-        self, backend: HttpBackend, *, force: bool = False, progress: Progress | None = None
+        self, backend: HttpBackend, *, force: bool = False, progress: Progress | None = None, publish: bool = True
     ) -> SyncOutcome:
+        """One pass of `backend`; with `publish`, its people rebuilt and the backend SYNCED (else
+        the caller publishes, once for several backends)."""
         namespace = backend.http.cache_namespace
         started = time.monotonic()
         try:
@@ -83,6 +97,8 @@ class IndexSync:
                     return SyncOutcome(backend.name, False, skipped="synced recently by another instance")
                 try:
                     records = await self._pass(backend, namespace, progress)
+                    if publish:
+                        await self.index.publish(self.deployment, {namespace: records})
                 except errors.GatewayError as exc:
                     return await self._failed(backend, namespace, f"{exc.code}: {exc.message}", started)
                 except INDEX_UNAVAILABLE:
@@ -106,13 +122,25 @@ class IndexSync:
     async def _pass(self, backend: HttpBackend, namespace: str, progress: Progress | None) -> int:
         start = await self.index.begin_pass(namespace, backend.name)
         position = start.position
-        limiter = self._limiters[backend.name]
-        async for page in backend.sync_pages(start.resume_from, limiter.acquire):
-            await self.index.store_page(namespace, start.number, page.contacts, position, page.resume_from, self.region)
-            position += len(page.contacts)
-            if progress is not None:
-                progress(backend.name, position)
-        return await self.index.finish_pass(namespace, start.number, self.deployment)
+        pages = backend.sync_pages(start.resume_from, self._limiters[backend.name].acquire)
+        upcoming: asyncio.Future[SyncPage | None] = asyncio.ensure_future(anext(pages, None))
+        try:
+            while (page := await upcoming) is not None:
+                # The vendor's next page is read while this one is written.
+                upcoming = asyncio.ensure_future(anext(pages, None))
+                await self.index.store_page(
+                    namespace, start.number, page.contacts, position, page.resume_from, self.region
+                )
+                position += len(page.contacts)
+                if progress is not None:
+                    progress(backend.name, position)
+        finally:
+            if not upcoming.done():
+                upcoming.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await upcoming
+            await pages.aclose()
+        return await self.index.finish_pass(namespace, start.number)
 
     async def _failed(self, backend: HttpBackend, namespace: str, error: str, started: float) -> SyncOutcome:
         try:
