@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, select, true
 
 from gateway.filtering import normalize_email, normalize_phone
 from gateway.index import records
@@ -61,4 +61,4 @@ def listed(flt: ContactFilter, include_merged: bool) -> ColumnElement[bool]:
     `include_merged`, or under a filter (the resolver then puts their survivor in their place)."""
     if include_merged or not flt.is_empty():
         return true()
-    return or_(contacts.c.merged_into.is_(None), false())
+    return contacts.c.merged_into.is_(None)

@@ -224,26 +224,16 @@ class ContactIndex:
 
     # ------------------------------------------------------------------ people
 
-    def _people_query(self, deployment: Deployment, visible: Sequence[str], flt: ContactFilter, region: str) -> Any:
-        """(group, first visible ordinal) of every group with a visible member matching `flt`."""
-        if set(visible) == set(deployment.ranks):
-            # Everything visible: a group's first member is the one it is named by, so the
-            # (deployment, group_ordinal) index answers in order without grouping every row.
-            named = select(people.c.group_ordinal, people.c.group_ordinal.label("first")).where(
-                people.c.deployment == deployment.name
-            )
-            if not flt.is_empty():
-                named = named.select_from(people.join(contacts, contacts.c.id == people.c.contact_id)).where(
-                    matching(flt, region)
-                )
-            return named.distinct()
+    def _grouped(self, deployment: Deployment, visible: Sequence[str], flt: ContactFilter, region: str) -> Any:
+        """(group, first visible ordinal) of every group with a visible member matching `flt`
+        (for a caller who sees only some backends: grouping every row is needed)."""
         chosen = (
             select(people.c.group_ordinal)
             .select_from(people.join(contacts, contacts.c.id == people.c.contact_id))
             .where(people.c.deployment == deployment.name, people.c.namespace.in_(list(visible)))
         )
         if not flt.is_empty():
-            chosen = chosen.where(matching(flt, region))
+            chosen = chosen.where(contacts.c.namespace.in_(list(visible)), matching(flt, region))
         return (
             select(people.c.group_ordinal, func.min(people.c.ordinal).label("first"))
             .where(
@@ -252,7 +242,18 @@ class ContactIndex:
                 people.c.group_ordinal.in_(chosen),
             )
             .group_by(people.c.group_ordinal)
+            .subquery()
         )
+
+    def _named(self, deployment: Deployment, visible: Sequence[str], flt: ContactFilter, region: str) -> Any:
+        """For a caller who sees every backend: a group's first member is the one it is named
+        by, so the (deployment, group_ordinal) index answers in order without grouping rows."""
+        query = select(people.c.group_ordinal).where(people.c.deployment == deployment.name)
+        if not flt.is_empty():
+            query = query.select_from(people.join(contacts, contacts.c.id == people.c.contact_id)).where(
+                contacts.c.namespace.in_(list(visible)), matching(flt, region)
+            )
+        return query
 
     async def people_page(
         self,
@@ -264,10 +265,17 @@ class ContactIndex:
         limit: int,
     ) -> list[tuple[int, list[Contact]]]:
         """Up to `limit` people (first visible ordinal, visible contacts in order) after `after`."""
-        groups = self._people_query(deployment, visible, flt, region).subquery()
-        page = select(groups.c.group_ordinal, groups.c.first).order_by(groups.c.first).limit(limit)
-        if after is not None:
-            page = page.where(groups.c.first > after)
+        if set(visible) == set(deployment.ranks):
+            named = self._named(deployment, visible, flt, region)
+            if after is not None:
+                named = named.where(people.c.group_ordinal > after)
+            page = named.distinct().order_by(people.c.group_ordinal).limit(limit)
+            page = page.add_columns(people.c.group_ordinal.label("first"))
+        else:
+            groups = self._grouped(deployment, visible, flt, region)
+            page = select(groups.c.group_ordinal, groups.c.first).order_by(groups.c.first).limit(limit)
+            if after is not None:
+                page = page.where(groups.c.first > after)
         async with self.engine.connect() as conn:
             chosen = list(await conn.execute(page))
             members = await self._members(conn, deployment, visible, [g for g, _ in chosen])
@@ -276,9 +284,13 @@ class ContactIndex:
     async def count_people(
         self, deployment: Deployment, visible: Sequence[str], flt: ContactFilter, region: str
     ) -> int:
-        groups = self._people_query(deployment, visible, flt, region).subquery()
+        if set(visible) == set(deployment.ranks):
+            named = self._named(deployment, visible, flt, region)
+            query = named.with_only_columns(func.count(func.distinct(people.c.group_ordinal)))
+        else:
+            query = select(func.count()).select_from(self._grouped(deployment, visible, flt, region))
         async with self.engine.connect() as conn:
-            return int((await conn.execute(select(func.count()).select_from(groups))).scalar_one())
+            return int((await conn.execute(query)).scalar_one())
 
     async def person_of(
         self, deployment: Deployment, visible: Sequence[str], namespace: str, native_id: str
@@ -305,20 +317,21 @@ class ContactIndex:
     ) -> dict[int, list[Contact]]:
         if not groups:
             return {}
+        # Ordered here, not in SQL: ORDER BY ordinal would lead the planner to walk the whole
+        # ordinal index instead of looking the few groups up.
         query = (
-            select(people.c.group_ordinal, contacts.c.record)
+            select(people.c.group_ordinal, people.c.ordinal, contacts.c.record)
             .select_from(people.join(contacts, contacts.c.id == people.c.contact_id))
             .where(
                 people.c.deployment == deployment.name,
                 people.c.group_ordinal.in_(groups),
                 people.c.namespace.in_(list(visible)),
             )
-            .order_by(people.c.ordinal)
         )
-        found: dict[int, list[Contact]] = {}
-        for group, record in await conn.execute(query):
-            found.setdefault(group, []).append(records.to_contact(record))
-        return found
+        found: dict[int, list[tuple[int, Contact]]] = {}
+        for group, item, record in await conn.execute(query):
+            found.setdefault(group, []).append((item, records.to_contact(record)))
+        return {group: [c for _, c in sorted(members, key=lambda m: m[0])] for group, members in found.items()}
 
     # ------------------------------------------------------------------ sync passes and writes
 
@@ -393,6 +406,11 @@ class ContactIndex:
                     .where(backends.c.namespace == namespace)
                     .values(synced_at=now, records=count, last_error=None, failed_at=None)
                 )
+        # Fresh statistics, so the planner looks a filter up by its index instead of walking
+        # every person (SQLite keeps none unless asked; PostgreSQL's autovacuum may lag a pass).
+        async with self._writing() as conn:
+            for table in (contacts, keys, people):
+                await conn.execute(text(f"ANALYZE {table.name}"))
 
     async def fail_pass(self, namespace: str, error: str, resumable: bool) -> None:
         """A pass that failed: the previous index stays; the next pass resumes when `resumable`."""

@@ -64,6 +64,7 @@ contacts = Table(
     Index("ix_index_contacts_record", "namespace", "native_id", unique=True),
     Index("ix_index_contacts_order", "namespace", "position"),
     Index("ix_index_contacts_company", "namespace", "company_key"),
+    Index("ix_index_contacts_live", "namespace", "merged_into"),
 )
 
 # What may join a contact to others, and what email / phone / external id filters look up.

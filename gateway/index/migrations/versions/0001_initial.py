@@ -47,6 +47,7 @@ def upgrade() -> None:
     op.create_index("ix_index_contacts_record", "index_contacts", ["namespace", "native_id"], unique=True)
     op.create_index("ix_index_contacts_order", "index_contacts", ["namespace", "position"])
     op.create_index("ix_index_contacts_company", "index_contacts", ["namespace", "company_key"])
+    op.create_index("ix_index_contacts_live", "index_contacts", ["namespace", "merged_into"])
     op.create_table(
         "index_keys",
         sa.Column(
