@@ -123,6 +123,8 @@ class HttpBackend(ABC):
     has_disabled_flag: ClassVar[bool] = False
     # The kinds it can create or change (when it can write at all).
     writable_kinds: ClassVar[frozenset[ContactKind]] = frozenset({ContactKind.PERSON})
+    # Whether its list comes in pages (a sync pass reads them one by one) or whole, in one answer.
+    syncs_in_pages: ClassVar[bool] = False
     # The ContactFilter fields the vendor applies exactly itself (see `narrows`).
     pushed_fields: ClassVar[frozenset[str]] = frozenset()
 

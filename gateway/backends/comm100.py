@@ -285,6 +285,7 @@ class Comm100Backend(HttpBackend):
     capabilities = frozenset({Capability.READ, Capability.CREATE, Capability.UPDATE, Capability.DELETE})
     native_id_pattern = GUID
     kinds = frozenset({ContactKind.PERSON})
+    syncs_in_pages = True
     # An email is looked up exactly (identity type and value); company only by keyword substring.
     pushed_fields = frozenset({"email"})
     settings: Comm100Settings

@@ -99,15 +99,35 @@ async def _links(
 
 async def regroup_all(conn: AsyncConnection, deployment: str, ranks: Mapping[str, int]) -> int:
     """Rebuild every group of `deployment` from the contacts of its namespaces, writing only the
-    rows that changed (after a routine pass, few do). The number of people."""
-    members, links = await _links(conn, ranks)
-    groups = _group(members, links)
+    rows that changed (after a routine pass, few do). Keys are read sorted and streamed, so
+    contacts sharing one are adjacent: nothing but the contacts themselves is held. The number
+    of people."""
+    live = (contacts.c.namespace.in_(list(ranks)), contacts.c.merged_into.is_(None))
+    members: dict[int, tuple[int, str]] = {}
+    groups = UnionFind()
+    listed = await conn.stream(select(contacts.c.id, contacts.c.namespace, contacts.c.position).where(*live))
+    async for contact_id, namespace, position in listed:
+        item = ordinal(ranks[namespace], position)
+        members[item] = (contact_id, namespace)
+        groups.add(item)
+    linked = await conn.stream(
+        select(keys.c.key, contacts.c.namespace, contacts.c.position)
+        .select_from(keys.join(contacts, contacts.c.id == keys.c.contact_id))
+        .where(*live)
+        .order_by(keys.c.key)
+    )
+    previous_key, previous_item = None, 0
+    async for key, namespace, position in linked:
+        item = ordinal(ranks[namespace], position)
+        if key == previous_key:
+            groups.union(previous_item, item)
+        previous_key, previous_item = key, item
     wanted = {contact_id: (item, groups.find(item), ns) for item, (contact_id, ns) in members.items()}
-    held = select(people.c.contact_id, people.c.ordinal, people.c.group_ordinal).where(
-        people.c.deployment == deployment
+    held = await conn.stream(
+        select(people.c.contact_id, people.c.ordinal, people.c.group_ordinal).where(people.c.deployment == deployment)
     )
     stale = []
-    for contact_id, item, group in await conn.execute(held):
+    async for contact_id, item, group in held:
         now = wanted.get(contact_id)
         if now is not None and now[:2] == (item, group):
             del wanted[contact_id]  # unchanged: neither deleted nor written again

@@ -58,6 +58,7 @@ class IndexSync:
         self.deployment = deployment
         self.region = region
         self.refresh_s = refresh_s
+        self._whole_list = asyncio.Semaphore(1)
         # One call per 60/n seconds, no burst: a pass never exceeds the rate even briefly.
         self._limiters = {
             name: AsyncLimiter(1, 60.0 / b.settings.index_calls_per_minute) for name, b in self.backends.items()
@@ -120,6 +121,12 @@ class IndexSync:
         return (datetime.now(UTC) - synced_at).total_seconds() < self.refresh_s * FRESH_SHARE
 
     async def _pass(self, backend: HttpBackend, namespace: str, progress: Progress | None) -> int:
+        # Vendors without paging answer with their whole list at once: one such list in memory
+        # at a time (paged vendors go on meanwhile).
+        async with contextlib.nullcontext() if backend.syncs_in_pages else self._whole_list:
+            return await self._walk(backend, namespace, progress)
+
+    async def _walk(self, backend: HttpBackend, namespace: str, progress: Progress | None) -> int:
         start = await self.index.begin_pass(namespace, backend.name)
         position = start.position
         pages = backend.sync_pages(start.resume_from, self._limiters[backend.name].acquire)
