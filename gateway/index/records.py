@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.filtering import normalize_email, normalize_phone
-from gateway.model import Address, Contact, ContactIdentity, ContactKind, ExternalId
+from gateway.model import Address, Contact, ContactIdentity, ContactKind, ExternalId, PhoneNumber
 
 # Joined into `search_text`: a character no search needle can usefully contain.
 SEARCH_SEPARATOR = "\x1f"
@@ -82,6 +82,7 @@ def to_contact(record: Mapping[str, Any]) -> Contact:
         last_name=record.get("last_name"),
         emails=list(record.get("emails") or []),
         phones=list(record.get("phones") or []),
+        phone_numbers=[PhoneNumber(**p) for p in record.get("phone_numbers") or []],
         company=record.get("company"),
         title=record.get("title"),
         alias=record.get("alias"),
