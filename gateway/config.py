@@ -16,15 +16,13 @@ from typing import Any, Literal
 
 import httpx
 import platformdirs
-import sqlalchemy
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from gateway.config_index import APP_NAME, IndexSettings, describe_index, index_switch, index_url
 from gateway.config_problems import dotted, explain
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-APP_NAME = "contact-gateway"
-INDEX_FILE = "index.db"
 _BACKEND_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 
 
@@ -135,35 +133,6 @@ class CacheSettings(_Strict):
         return value
 
 
-INDEX_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
-
-
-class IndexSettings(_Strict):
-    """The contact index (gateway/index/). `index: false` in the config turns it off."""
-
-    enabled: bool = True
-    # Default: sqlite+aiosqlite:/// + index.db under server.data_dir. Secret: it may hold a password.
-    url: SecretStr | None = None
-    # PostgreSQL only: the schema its tables live in (default: the connection's search_path).
-    schema_name: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-    refresh_s: float = Field(default=900.0, ge=1.0)
-
-    @field_validator("url")
-    @classmethod
-    def _known_database(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith(INDEX_SCHEMES):
-            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
-        return value
-
-    def password(self) -> str | None:
-        if self.url is None:
-            return None
-        try:
-            return sqlalchemy.engine.make_url(self.url.get_secret_value()).password
-        except sqlalchemy.exc.ArgumentError:
-            return None
-
-
 def check_url(value: str) -> str:
     """Accept only absolute http(s) URLs; the message is what users see in `path: not a URL`."""
     try:
@@ -259,27 +228,15 @@ class GatewaySettings(_Strict):
     @field_validator("index", mode="before")
     @classmethod
     def _index_switch(cls, value: Any) -> Any:
-        """`index: false` turns the index off; `index: true` or an empty `index:` keeps the defaults."""
-        if value is False:
-            return {"enabled": False}
-        if value is True or value is None:
-            return {}
-        return value
+        return index_switch(value)
 
     def index_url(self) -> str | None:
         """The index database's URL, or None when the index is off."""
-        if not self.index.enabled:
-            return None
-        if self.index.url is not None:
-            return self.index.url.get_secret_value()
-        return f"sqlite+aiosqlite:///{self.server.data_path() / INDEX_FILE}"
+        return index_url(self.index, self.server.data_path())
 
     def index_description(self) -> str:
         """Where the index is, for people (never with a password)."""
-        url = self.index_url()
-        if url is None:
-            return "off (index: false): every query is answered live"
-        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+        return describe_index(self.index_url())
 
     def ttl_for(self, backend: str) -> float:
         own = self.backends[backend].ttl_s

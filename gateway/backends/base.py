@@ -13,14 +13,15 @@ import logging
 import re
 import urllib.parse
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol
 
 import httpx
 
 from gateway import errors
+from gateway.backends.index_reads import SYNC_CHUNK, Pace, SyncPage, read_for_sync
 from gateway.cache import ReadCache
 from gateway.config import BackendSettings
 from gateway.filtering import matches
@@ -40,24 +41,6 @@ class Capability(enum.Enum):
     UPDATE = "UPDATE"
     DELETE = "DELETE"
     CRM_UPSERT = "CRM_UPSERT"
-
-
-@dataclass(frozen=True, slots=True)
-class SyncPage:
-    """One page of a sync pass, and where the pass resumes after it (None: the list ended)."""
-
-    contacts: list[Contact]
-    resume_from: str | None
-
-
-# Waits for the sync pass's next call slot (its calls-per-minute pace).
-Pace = Callable[[], Awaitable[Any]]
-# A sync pass asks again this many times for one page while the vendor says "try later".
-SYNC_ATTEMPTS = 6
-SYNC_BACKOFF_S = 1.0
-# Records of a whole-list answer mapped and written at a time.
-SYNC_CHUNK = 1000
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,29 +176,12 @@ class HttpBackend(ABC):
     async def sync_pages(self, start: str | None, pace: Pace) -> AsyncGenerator[SyncPage, None]:
         """Every record, a page at a time, read fresh, for the index. Vendors without paging
         return their whole list in one answer: one call, one page."""
-        records = await self.read_for_sync(lambda: self.fetch_records(EMPTY_FILTER, fresh=True), pace)
+        records = await read_for_sync(lambda: self.fetch_records(EMPTY_FILTER, fresh=True), pace)
         # Mapped and written a chunk at a time: the mapped copies never all exist at once.
         for first in range(0, len(records), SYNC_CHUNK):
             chunk = records[first : first + SYNC_CHUNK]
             yield SyncPage([self.to_contact(r) for r in chunk if self._addressable(r)], None)
             await asyncio.sleep(0)  # let requests in between chunks
-
-    async def read_for_sync(self, call: Callable[[], Awaitable[T]], pace: Pace) -> T:
-        """One vendor read of a sync pass: paced, and tried again (after the vendor's Retry-After,
-        else a growing pause) while the vendor says "too many" or "try later"."""
-        for attempt in range(SYNC_ATTEMPTS):
-            await pace()
-            try:
-                return await call()
-            except errors.GatewayError as exc:
-                # Only a vendor that answered "too many" or "try later" is asked again here;
-                # unreachable vendors were already retried by the read itself.
-                said_later = exc.retry_after_s is not None or exc.details.get("status") in (429, 503)
-                if attempt + 1 == SYNC_ATTEMPTS or not said_later:
-                    raise
-                wait = exc.retry_after_s
-                await asyncio.sleep(wait if wait is not None else SYNC_BACKOFF_S * 2**attempt)
-        raise AssertionError("unreachable: the last attempt raises")
 
     def narrows(self, flt: ContactFilter) -> bool:
         """Whether the vendor applies every field of `flt` itself, so a live list walks no more

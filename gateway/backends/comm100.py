@@ -21,15 +21,14 @@ from gateway.backends.base import (
     PHONE_TYPE,
     Capability,
     HttpBackend,
-    Pace,
     ScanResult,
-    SyncPage,
     phone_numbers,
     raw_phones,
     text,
     texts,
     timestamp,
 )
+from gateway.backends.index_reads import Pace, SyncPage, read_for_sync
 from gateway.backends.paging import PageRequest, PageWalk, PagingError
 from gateway.config import BackendSettings
 from gateway.model import (
@@ -341,7 +340,7 @@ class Comm100Backend(HttpBackend):
         page: PageRequest | None = opening
         while page is not None:
             current = page
-            payload = await self.read_for_sync(functools.partial(self._fresh_page, walk, current), pace)
+            payload = await read_for_sync(functools.partial(self._fresh_page, walk, current), pace)
             records = self.expect_list(payload, "contacts")
             page = self._follow(walk, payload.get("nextPage"), current, len(records))
             mapped = [c for c in (self.map_one(r, to_contact) for r in records) if c is not None]

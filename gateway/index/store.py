@@ -29,10 +29,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from gateway.index import identity, records
+from gateway.index import identity, people_queries, records
 from gateway.index.filters import listed, matching
 from gateway.index.tables import backends, contacts, keys, people
-from gateway.index.upsert import upsert_contacts
+from gateway.index.upsert import delete_one, upsert_contacts, write_one
 from gateway.model import Contact, ContactFilter
 
 log = logging.getLogger("gateway.index")
@@ -224,37 +224,6 @@ class ContactIndex:
 
     # ------------------------------------------------------------------ people
 
-    def _grouped(self, deployment: Deployment, visible: Sequence[str], flt: ContactFilter, region: str) -> Any:
-        """(group, first visible ordinal) of every group with a visible member matching `flt`
-        (for a caller who sees only some backends: grouping every row is needed)."""
-        chosen = (
-            select(people.c.group_ordinal)
-            .select_from(people.join(contacts, contacts.c.id == people.c.contact_id))
-            .where(people.c.deployment == deployment.name, people.c.namespace.in_(list(visible)))
-        )
-        if not flt.is_empty():
-            chosen = chosen.where(contacts.c.namespace.in_(list(visible)), matching(flt, region))
-        return (
-            select(people.c.group_ordinal, func.min(people.c.ordinal).label("first"))
-            .where(
-                people.c.deployment == deployment.name,
-                people.c.namespace.in_(list(visible)),
-                people.c.group_ordinal.in_(chosen),
-            )
-            .group_by(people.c.group_ordinal)
-            .subquery()
-        )
-
-    def _named(self, deployment: Deployment, visible: Sequence[str], flt: ContactFilter, region: str) -> Any:
-        """For a caller who sees every backend: a group's first member is the one it is named
-        by, so the (deployment, group_ordinal) index answers in order without grouping rows."""
-        query = select(people.c.group_ordinal).where(people.c.deployment == deployment.name)
-        if not flt.is_empty():
-            query = query.select_from(people.join(contacts, contacts.c.id == people.c.contact_id)).where(
-                contacts.c.namespace.in_(list(visible)), matching(flt, region)
-            )
-        return query
-
     async def people_page(
         self,
         deployment: Deployment,
@@ -266,29 +235,29 @@ class ContactIndex:
     ) -> list[tuple[int, list[Contact]]]:
         """Up to `limit` people (first visible ordinal, visible contacts in order) after `after`."""
         if set(visible) == set(deployment.ranks):
-            named = self._named(deployment, visible, flt, region)
+            named = people_queries.named(deployment.name, visible, flt, region)
             if after is not None:
                 named = named.where(people.c.group_ordinal > after)
             page = named.distinct().order_by(people.c.group_ordinal).limit(limit)
             page = page.add_columns(people.c.group_ordinal.label("first"))
         else:
-            groups = self._grouped(deployment, visible, flt, region)
+            groups = people_queries.grouped(deployment.name, visible, flt, region)
             page = select(groups.c.group_ordinal, groups.c.first).order_by(groups.c.first).limit(limit)
             if after is not None:
                 page = page.where(groups.c.first > after)
         async with self.engine.connect() as conn:
             chosen = list(await conn.execute(page))
-            members = await self._members(conn, deployment, visible, [g for g, _ in chosen])
+            members = await people_queries.members(conn, deployment.name, visible, [g for g, _ in chosen])
         return [(first, members.get(group, [])) for group, first in chosen]
 
     async def count_people(
         self, deployment: Deployment, visible: Sequence[str], flt: ContactFilter, region: str
     ) -> int:
         if set(visible) == set(deployment.ranks):
-            named = self._named(deployment, visible, flt, region)
+            named = people_queries.named(deployment.name, visible, flt, region)
             query = named.with_only_columns(func.count(func.distinct(people.c.group_ordinal)))
         else:
-            query = select(func.count()).select_from(self._grouped(deployment, visible, flt, region))
+            query = select(func.count()).select_from(people_queries.grouped(deployment.name, visible, flt, region))
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 
@@ -310,28 +279,7 @@ class ContactIndex:
             found = (await conn.execute(group)).scalar()
             if found is None:
                 return None
-            return (await self._members(conn, deployment, visible, [found])).get(found, [])
-
-    async def _members(
-        self, conn: AsyncConnection, deployment: Deployment, visible: Sequence[str], groups: list[int]
-    ) -> dict[int, list[Contact]]:
-        if not groups:
-            return {}
-        # Ordered here, not in SQL: ORDER BY ordinal would lead the planner to walk the whole
-        # ordinal index instead of looking the few groups up.
-        query = (
-            select(people.c.group_ordinal, people.c.ordinal, contacts.c.record)
-            .select_from(people.join(contacts, contacts.c.id == people.c.contact_id))
-            .where(
-                people.c.deployment == deployment.name,
-                people.c.group_ordinal.in_(groups),
-                people.c.namespace.in_(list(visible)),
-            )
-        )
-        found: dict[int, list[tuple[int, Contact]]] = {}
-        for group, item, record in await conn.execute(query):
-            found.setdefault(group, []).append((item, records.to_contact(record)))
-        return {group: [c for _, c in sorted(members, key=lambda m: m[0])] for group, members in found.items()}
+            return (await people_queries.members(conn, deployment.name, visible, [found])).get(found, [])
 
     # ------------------------------------------------------------------ sync passes and writes
 
@@ -423,47 +371,11 @@ class ContactIndex:
     async def record_written(self, deployment: Deployment, namespace: str, contact: Contact, region: str) -> None:
         """A write through the gateway: the record's row, keys and people, before the mutation returns."""
         async with self._writing(people_too=True) as conn:
-            existing = (
-                await conn.execute(
-                    select(contacts.c.id, contacts.c.position, contacts.c.pass_number).where(
-                        contacts.c.namespace == namespace, contacts.c.native_id == contact.native_id
-                    )
-                )
-            ).first()
-            if existing is not None:
-                position, number = existing.position, existing.pass_number
-                old_groups = await identity.groups_of(conn, deployment.name, [existing.id])
-            else:
-                last = (
-                    await conn.execute(select(func.max(contacts.c.position)).where(contacts.c.namespace == namespace))
-                ).scalar()
-                position, old_groups = (-1 if last is None else last) + 1, set()
-                # A record created mid-pass counts as seen by it, so its completion keeps it.
-                number = (
-                    await conn.execute(select(backends.c.pass_number).where(backends.c.namespace == namespace))
-                ).scalar() or 0
-            ids = await upsert_contacts(conn, self.is_sqlite, namespace, number, [(contact, position)], region)
-            if namespace in deployment.ranks:
-                await identity.regroup_around(conn, deployment.name, deployment.ranks, ids, old_groups)
+            await write_one(conn, self.is_sqlite, deployment.name, deployment.ranks, namespace, contact, region)
 
     async def record_deleted(self, deployment: Deployment, namespace: str, native_id: str) -> None:
         async with self._writing(people_too=True) as conn:
-            found = (
-                await conn.execute(
-                    select(contacts.c.id).where(contacts.c.namespace == namespace, contacts.c.native_id == native_id)
-                )
-            ).scalar()
-            if found is None:
-                return
-            old_groups = await identity.groups_of(conn, deployment.name, [found])
-            await conn.execute(delete(keys).where(keys.c.contact_id == found))
-            await conn.execute(delete(people).where(people.c.contact_id == found))
-            await conn.execute(delete(contacts).where(contacts.c.id == found))
-            await conn.execute(
-                update(backends).where(backends.c.namespace == namespace).values(records=backends.c.records - 1)
-            )
-            if namespace in deployment.ranks:
-                await identity.regroup_around(conn, deployment.name, deployment.ranks, [], old_groups)
+            await delete_one(conn, deployment.name, deployment.ranks, namespace, native_id)
 
 
 # Alembic keeps its running migration in module globals: one migration at a time per process

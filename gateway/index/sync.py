@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from aiolimiter import AsyncLimiter
 
 from gateway import errors
-from gateway.backends.base import HttpBackend, SyncPage
+from gateway.backends.base import HttpBackend
+from gateway.backends.index_reads import SyncPage
 from gateway.index.store import INDEX_UNAVAILABLE, ContactIndex, Deployment, describe_failure
 
 log = logging.getLogger("gateway.index")

@@ -1,16 +1,17 @@
 """Writing contacts into the index: one statement per batch (INSERT ... ON CONFLICT DO UPDATE,
-which SQLite and PostgreSQL both speak), then their keys replaced."""
+which SQLite and PostgreSQL both speak), then their keys replaced; and the single records that
+writes through the gateway change, with the people around them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.index import records
-from gateway.index.tables import contacts, keys
+from gateway.index import identity, records
+from gateway.index.tables import backends, contacts, keys, people
 from gateway.model import Contact
 
 UPDATED_ON_CONFLICT = (
@@ -58,3 +59,57 @@ async def upsert_contacts(
     if key_rows:
         await conn.execute(insert(keys), key_rows)
     return ids
+
+
+async def write_one(
+    conn: AsyncConnection,
+    is_sqlite: bool,
+    deployment: str,
+    ranks: Mapping[str, int],
+    namespace: str,
+    contact: Contact,
+    region: str,
+) -> None:
+    """A record written through the gateway: its row and keys, and the people around it."""
+    existing = (
+        await conn.execute(
+            select(contacts.c.id, contacts.c.position, contacts.c.pass_number).where(
+                contacts.c.namespace == namespace, contacts.c.native_id == contact.native_id
+            )
+        )
+    ).first()
+    if existing is not None:
+        position, number = existing.position, existing.pass_number
+        old_groups = await identity.groups_of(conn, deployment, [existing.id])
+    else:
+        last = (
+            await conn.execute(select(func.max(contacts.c.position)).where(contacts.c.namespace == namespace))
+        ).scalar()
+        position, old_groups = (-1 if last is None else last) + 1, set()
+        # A record created mid-pass counts as seen by it, so its completion keeps it.
+        number = (
+            await conn.execute(select(backends.c.pass_number).where(backends.c.namespace == namespace))
+        ).scalar() or 0
+    ids = await upsert_contacts(conn, is_sqlite, namespace, number, [(contact, position)], region)
+    if namespace in ranks:
+        await identity.regroup_around(conn, deployment, ranks, ids, old_groups)
+
+
+async def delete_one(
+    conn: AsyncConnection, deployment: str, ranks: Mapping[str, int], namespace: str, native_id: str
+) -> None:
+    """A record deleted through the gateway: its rows go, and the people around it are regrouped."""
+    found = (
+        await conn.execute(
+            select(contacts.c.id).where(contacts.c.namespace == namespace, contacts.c.native_id == native_id)
+        )
+    ).scalar()
+    if found is None:
+        return
+    old_groups = await identity.groups_of(conn, deployment, [found])
+    await conn.execute(delete(keys).where(keys.c.contact_id == found))
+    await conn.execute(delete(people).where(people.c.contact_id == found))
+    await conn.execute(delete(contacts).where(contacts.c.id == found))
+    await conn.execute(update(backends).where(backends.c.namespace == namespace).values(records=backends.c.records - 1))
+    if namespace in ranks:
+        await identity.regroup_around(conn, deployment, ranks, [], old_groups)
