@@ -63,8 +63,11 @@ def in_process_demo() -> tuple[GatewaySettings, dict[str, httpx.AsyncBaseTranspo
     return demo_settings(roots), transports  # type: ignore[return-value]
 
 
-def graphiql_tabs() -> tuple[graphiql.Example, ...]:
-    """GraphiQL's example tabs filled with records the simulators hold, so each one shows something."""
+def graphiql_tabs(contacts: int | None = None) -> tuple[graphiql.Example, ...]:
+    """GraphiQL's example tabs filled with records the simulators hold, so each one shows something
+    (with generated contacts: a generated person, held by more than one vendor)."""
+    if contacts is not None:
+        return graphiql.examples(person_email=people.generated(contacts // 2).email.upper())
     return graphiql.examples(
         person_email=people.CUSTOMERS[37].email.upper(),  # upper case: the match ignores case
         merged_id="support:" + comm100.guid("old-5a"),
@@ -94,7 +97,7 @@ async def _run_demo(host: str, port: int, out: Any, contacts: int | None, data_d
         sock = bind(host, 0)
         roots[name] = f"http://{host}:{sock.getsockname()[1]}"
         sides.append((make_server(simulator.app), sock))
-    app = create_app(demo_settings(roots, data_dir=data_dir), graphiql_tabs=graphiql_tabs())
+    app = create_app(demo_settings(roots, data_dir=data_dir), graphiql_tabs=graphiql_tabs(contacts))
     main_socket = bind(host, port)
     url = f"http://{host}:{main_socket.getsockname()[1]}/graphql"
 

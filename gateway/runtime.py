@@ -58,7 +58,12 @@ class Gateway:
         self.deployment = Deployment.of(list(namespaces.values()))
         self.sync = (
             IndexSync(
-                self.index, self.backends, self.deployment, settings.server.default_region, settings.index.refresh_s
+                self.index,
+                self.backends,
+                self.deployment,
+                settings.server.default_region,
+                settings.index.refresh_s,
+                on_pass=metrics.observe_pass,
             )
             if self.index is not None
             else None

@@ -227,15 +227,18 @@ async def test_serve_syncs_at_start_and_again_every_refresh_s(make_custom: Any, 
     running = asyncio.create_task(h.gateway.sync.run_forever())
     try:
         for _ in range(100):
-            if sim.state.count("GET") >= 4:  # two passes of two pages
+            if 'outcome="synced"} 2.0' in h.gateway.metrics.render().decode():  # two passes published
                 break
             await asyncio.sleep(0.05)
     finally:
         running.cancel()
         with pytest.raises(asyncio.CancelledError):
             await running
-    assert sim.state.count("GET") == 4
+    assert sim.state.count("GET") == 4  # two passes of two pages
     assert (await status(h, "support")).state == IndexState.SYNCED
+    scraped = h.gateway.metrics.render().decode()
+    assert 'gateway_index_passes_total{backend="support",outcome="synced"} 2.0' in scraped
+    assert 'gateway_index_records{backend="support"} 150.0' in scraped
 
 
 async def test_with_the_index_off_everything_is_live_and_backends_say_so(make_harness: HarnessFactory) -> None:

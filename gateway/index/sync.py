@@ -53,7 +53,10 @@ class IndexSync:
         deployment: Deployment,
         region: str,
         refresh_s: float,
+        on_pass: Callable[[str, str, int | None], None] | None = None,
     ) -> None:
+        # Told of every pass (backend, synced/failed/skipped, records when synced): the metrics.
+        self.on_pass = on_pass
         self.index = index
         self.backends = dict(backends)
         self.deployment = deployment
@@ -82,7 +85,14 @@ class IndexSync:
                 error = f"INDEX_UNAVAILABLE: {describe_failure(exc)}"
                 log.error("index: the completed passes could not be published: %s", error)
                 outcomes = [SyncOutcome(o.backend, False, error=error) if o.synced else o for o in outcomes]
+        for outcome in outcomes:
+            self._told(outcome)
         return outcomes
+
+    def _told(self, outcome: SyncOutcome) -> None:
+        if self.on_pass is not None:
+            kind = "synced" if outcome.synced else "skipped" if outcome.skipped else "failed"
+            self.on_pass(outcome.backend, kind, outcome.records if outcome.synced else None)
 
     async def sync_backend(
         self, backend: HttpBackend, *, force: bool = False, progress: Progress | None = None, publish: bool = True
@@ -162,7 +172,9 @@ class IndexSync:
         """`serve`'s background sync: a round at start, then every refresh_s (sooner after a failure)."""
         while True:
             try:
-                await self.index.open()
+                if not self.index.is_open:
+                    await self.index.open()
+                    log.info("index: open, syncing %d backends every %g s", len(self.backends), self.refresh_s)
                 outcomes = await self.sync_all()
             except INDEX_UNAVAILABLE as exc:  # try again later; queries stay live meanwhile
                 log.error("index: the database cannot be opened: %s", describe_failure(exc))
