@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import math
+import os
 import platform
 import statistics
 import subprocess
@@ -34,6 +35,7 @@ from gateway.simulators.registry import DEMO_BACKENDS
 HERE = Path(__file__).parent
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 LATENCY_S = 0.02
+LOAD_AT_START = os.getloadavg()[0]
 COMPANY = "Company 7"
 QUERIES = {
     "people(first: 10)": "{ people(first: 10) { totalCount edges { node { id displayName contacts { id } } } } }",
@@ -175,8 +177,9 @@ def report(count: int, results: dict[str, dict[str, Any]], started: float, comma
         f" {LATENCY_S * 1000:.0f} ms; query times are round trips from a client on loopback,"
         " median of the measured repeats, response cache off.",
         "",
-        f"Machine: {platform.machine()}, Python {platform.python_version()};"
-        f" run took {time.monotonic() - started:.0f} s",
+        f"Machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()};"
+        f" run took {time.monotonic() - started:.0f} s; load average (1 min) {LOAD_AT_START:.1f} at the start,"
+        f" {os.getloadavg()[0]:.1f} at the end (other work on the machine slows every figure)",
         "",
         "| measure | goal | " + " | ".join(kinds) + " |",
         "|---|---|" + "---|" * len(kinds),

@@ -108,7 +108,8 @@ class HttpBackend(ABC):
     writable_kinds: ClassVar[frozenset[ContactKind]] = frozenset({ContactKind.PERSON})
     # Whether its list comes in pages (a sync pass reads them one by one) or whole, in one answer.
     syncs_in_pages: ClassVar[bool] = False
-    # The ContactFilter fields the vendor applies exactly itself (see `narrows`).
+    # The ContactFilter fields the vendor applies exactly itself (see `narrows`): those its
+    # `pushdown` sends (a test holds each vendor to that).
     pushed_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(

@@ -285,8 +285,6 @@ class Comm100Backend(HttpBackend):
     native_id_pattern = GUID
     kinds = frozenset({ContactKind.PERSON})
     syncs_in_pages = True
-    # An email is looked up exactly (identity type and value); company only by keyword substring.
-    pushed_fields = frozenset({"email"})
     settings: Comm100Settings
 
     def auth_headers(self) -> dict[str, str]:

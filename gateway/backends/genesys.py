@@ -161,7 +161,8 @@ def create_body(changes: ContactChanges) -> dict[str, Any]:
 
 class GenesysBackend(HttpBackend):
     vendor = VENDOR
-    pushed_fields = frozenset({"first_name", "last_name"})
+    # What `pushdown` sends: the type, from one wanted kind.
+    pushed_fields = frozenset({"kinds"})
     settings_model = GenesysSettings
     # The document types `id` as a free String (its own example is "Some unique id"): anything but
     # control characters, percent-encoded in paths (dot segments are refused by the base).

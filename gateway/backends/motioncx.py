@@ -141,7 +141,8 @@ class MotionCXBackend(HttpBackend):
     write_notes = ("MotionCX documents no writes: read-only",)
     native_id_pattern = INTEGER_ID
     has_disabled_flag = True
-    pushed_fields = frozenset({"email", "first_name", "last_name", "company", "kinds", "disabled"})
+    # What `pushdown` sends: the flags only.
+    pushed_fields = frozenset({"kinds", "disabled"})
     kinds = frozenset({ContactKind.PERSON, ContactKind.AGENT})
     writable_kinds = frozenset()
     settings: MotionCXSettings
