@@ -218,10 +218,10 @@ def report(count: int, results: dict[str, dict[str, Any]], started: float, comma
     )
     lines += [
         "",
-        "Notes: the company filter's vendor call is MotionCX's own (it filters by `Organization`"
-        " itself, so it is asked live); Comm100 and AgentVoice cannot filter by company and Genesys"
-        " records have no company, so the index answers for them. The unfiltered list is live by"
-        " design (the vendors page it themselves); only its totalCount comes from the index.",
+        "Notes: no vendor applies a company filter itself (their pushdowns send only flags and"
+        " types), so the index answers that query whole. The unfiltered list is live by design"
+        " (the vendors page it themselves; AgentVoice, MotionCX and Genesys answer with their whole"
+        " list, uncached here); only its totalCount comes from the index.",
         "",
     ]
     return "\n".join(lines)
