@@ -115,18 +115,18 @@ async def list_contacts(
             )
         start, position = names.index(cursor.backend), cursor.position
 
-    indexed = await indexed_names(ctx, selected)
+    in_index = await indexed_names(ctx, selected)
 
     def from_index(backend: HttpBackend, at: str | None) -> bool:
         """The index answers a backend it has, when the cursor came from it, or when the vendor
         cannot apply the filter itself (a live walk would read far more than it shows)."""
         if at is not None:
-            return backend.name in indexed and is_index_position(at)
-        return backend.name in indexed and not backend.narrows(flt)
+            return backend.name in in_index and is_index_position(at)
+        return backend.name in in_index and not backend.narrows(flt)
 
     def ask(i: int, backend: HttpBackend) -> Any:
         if i < start:  # already walked: only its count is needed
-            if backend.name in indexed:
+            if backend.name in in_index:
                 return count_only(ctx, backend, flt, include_merged)
             return backend.scan(flt, None, 0, include_merged)
         at = position if i == start else None
@@ -137,7 +137,7 @@ async def list_contacts(
     results: list[ScanResult | None] = await asyncio.gather(
         *(guarded(ctx, info, b, ask(i, b)) for i, b in enumerate(selected))
     )
-    results = await exact_totals(ctx, info, selected, results, indexed, flt, include_merged)
+    results = await exact_totals(ctx, info, selected, results, in_index, flt, include_merged)
     edges: list[Edge[Contact]] = []
     for i in range(start, len(selected)):
         result = results[i]

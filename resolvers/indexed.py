@@ -4,6 +4,8 @@ full pass completed; until then the resolvers take the live path and say so."""
 
 from __future__ import annotations
 
+import re
+
 from gateway import errors
 from gateway.backends.base import HttpBackend, ScanResult
 from gateway.model import Contact, ContactFilter
@@ -21,7 +23,7 @@ def _after(position: str | None, backend: str) -> int | None:
     if position is None:
         return None
     number = position.removeprefix(POSITION_PREFIX)
-    if not number.isdigit():
+    if not re.fullmatch(r"[0-9]{1,19}", number, re.ASCII):
         raise errors.BadUserInput(f"cursor position for backend '{backend}' is not valid", backend=backend)
     return int(number)
 

@@ -121,8 +121,8 @@ async def from_index(ctx: RequestContext) -> list[HttpBackend] | None:
     """The visible backends when the index can answer for all of them; else None, and the
     response says which ones are answered live."""
     backends = ctx.visible_backends()
-    indexed = await indexed_names(ctx, backends)
-    missing = [b.name for b in backends if b.name not in indexed]
+    in_index = await indexed_names(ctx, backends)
+    missing = [b.name for b in backends if b.name not in in_index]
     if missing or not backends:
         ctx.answered_live(missing)
         return None
