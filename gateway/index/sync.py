@@ -174,7 +174,7 @@ class IndexSync:
             try:
                 if not self.index.is_open:
                     await self.index.open()
-                    log.info("index: open, syncing %d backends every %g s", len(self.backends), self.refresh_s)
+                    log.info("index: open; each of %d backend(s) synced every %g s", len(self.backends), self.refresh_s)
                 outcomes = await self.sync_all()
             except INDEX_UNAVAILABLE as exc:  # try again later; queries stay live meanwhile
                 log.error("index: the database cannot be opened: %s", describe_failure(exc))
