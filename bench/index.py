@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.__main__ import Vendors, rss_kb, serving
+from bench.servers import Vendors, rss_kb, serving
 from gateway.simulators.people import generated_share
 from gateway.simulators.registry import DEMO_BACKENDS
 
