@@ -9,7 +9,7 @@ its smallest ordinal, so people list in order of their first contact.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -19,6 +19,7 @@ from gateway.index.tables import contacts, keys, people
 
 POSITION_BITS = 40
 INSERT_CHUNK = 2000
+STREAM_BATCH = 5000
 
 
 def ordinal(rank: int, position: int) -> int:
@@ -97,6 +98,15 @@ async def _links(
     return members, links
 
 
+async def _streamed(conn: AsyncConnection, query: Any) -> AsyncIterator[Any]:
+    """The rows of `query`, fetched a batch at a time (a row at a time costs a context switch
+    between asyncio and the database driver for every row)."""
+    result = await conn.stream(query)
+    async for batch in result.partitions(STREAM_BATCH):
+        for row in batch:
+            yield row
+
+
 async def regroup_all(conn: AsyncConnection, deployment: str, ranks: Mapping[str, int]) -> int:
     """Rebuild every group of `deployment` from the contacts of its namespaces, writing only the
     rows that changed (after a routine pass, few do). Keys are read sorted and streamed, so
@@ -105,29 +115,29 @@ async def regroup_all(conn: AsyncConnection, deployment: str, ranks: Mapping[str
     live = (contacts.c.namespace.in_(list(ranks)), contacts.c.merged_into.is_(None))
     members: dict[int, tuple[int, str]] = {}
     groups = UnionFind()
-    listed = await conn.stream(select(contacts.c.id, contacts.c.namespace, contacts.c.position).where(*live))
-    async for contact_id, namespace, position in listed:
+    listed = select(contacts.c.id, contacts.c.namespace, contacts.c.position).where(*live)
+    async for contact_id, namespace, position in _streamed(conn, listed):
         item = ordinal(ranks[namespace], position)
         members[item] = (contact_id, namespace)
         groups.add(item)
-    linked = await conn.stream(
+    linked = (
         select(keys.c.key, contacts.c.namespace, contacts.c.position)
         .select_from(keys.join(contacts, contacts.c.id == keys.c.contact_id))
         .where(*live)
         .order_by(keys.c.key)
     )
     previous_key, previous_item = None, 0
-    async for key, namespace, position in linked:
+    async for key, namespace, position in _streamed(conn, linked):
         item = ordinal(ranks[namespace], position)
         if key == previous_key:
             groups.union(previous_item, item)
         previous_key, previous_item = key, item
     wanted = {contact_id: (item, groups.find(item), ns) for item, (contact_id, ns) in members.items()}
-    held = await conn.stream(
-        select(people.c.contact_id, people.c.ordinal, people.c.group_ordinal).where(people.c.deployment == deployment)
+    held = select(people.c.contact_id, people.c.ordinal, people.c.group_ordinal).where(
+        people.c.deployment == deployment
     )
     stale = []
-    async for contact_id, item, group in held:
+    async for contact_id, item, group in _streamed(conn, held):
         now = wanted.get(contact_id)
         if now is not None and now[:2] == (item, group):
             del wanted[contact_id]  # unchanged: neither deleted nor written again
