@@ -263,3 +263,10 @@ async def test_a_stored_record_reads_back_as_the_same_contact(make_harness: Harn
         for contact in listed.contacts:
             stored = orjson.loads(orjson.dumps(contact_row(contact)["record"]))
             assert to_contact(stored) == contact
+
+
+async def test_a_pass_reads_past_the_page_cap_of_live_requests(make_custom: Any, index_db: IndexDatabase) -> None:
+    sim = comm100_with(350)
+    h = make_custom({"support": (sim, comm100_config(max_pages=2))}, index=index_db.section())
+    outcomes = await synced(h)
+    assert outcomes[0].synced and outcomes[0].records == 350  # four pages, though a request may walk two

@@ -59,6 +59,9 @@ ASSUMED_PAGE_SIZE = 50
 ASSUMED_MAX_PAGE_SIZE = 100
 # A sync pass asks for the largest page, so it reads no more pages than it must.
 SYNC_PAGE_SIZE = ASSUMED_MAX_PAGE_SIZE
+# `max_pages` bounds what one request may walk; a sync pass must read the whole list (10 million
+# contacts at most), still under the walk's other guards (no page twice, the index advancing).
+SYNC_MAX_PAGES = 100_000
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Assumption (the document's only identity type is "Twitter"): the names of the identity types
 # holding an email or a phone number, compared without case. "Email" is also the type written.
@@ -334,7 +337,7 @@ class Comm100Backend(HttpBackend):
         first = int(start) if start is not None and start.isdigit() else FIRST_PAGE
         params = {**INCLUDE_IDENTITIES, PARAM_PAGE_SIZE: str(SYNC_PAGE_SIZE)}
         opening = PageRequest(LIST_PATH, {**params, PARAM_PAGE_INDEX: str(first)}, first)
-        walk = PageWalk(self.settings.url, PARAM_PAGE_INDEX, self.settings.max_pages, opening)
+        walk = PageWalk(self.settings.url, PARAM_PAGE_INDEX, max(self.settings.max_pages, SYNC_MAX_PAGES), opening)
         page: PageRequest | None = opening
         while page is not None:
             current = page
