@@ -92,4 +92,4 @@ people = Table(
     Index("ix_index_people_ordinal", "deployment", "ordinal"),
 )
 
-__all__ = ["JSON", "backends", "contacts", "keys", "metadata", "people"]
+__all__ = ["backends", "contacts", "keys", "metadata", "people"]
