@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from strawberry.dataloader import DataLoader
+
 from gateway import errors
 from gateway.backends.base import HttpBackend, ScanResult
 from gateway.model import Contact, ContactFilter
@@ -76,9 +78,26 @@ async def people_page(
 
 
 async def members(ctx: RequestContext, backends: list[HttpBackend], contact: Contact) -> list[Contact] | None:
-    """The visible contacts of the person holding `contact`, from the index (None: not there)."""
-    index = ctx.gateway.index
-    assert index is not None
-    namespace = ctx.gateway.backends[contact.backend].http.cache_namespace
-    visible = [b.http.cache_namespace for b in backends]
-    return await index.person_of(ctx.gateway.deployment, visible, namespace, contact.native_id)
+    """The visible contacts of the person holding `contact`, from the index (None: not there).
+    The contacts of one request are looked up together (a page's `Contact.person`s at once)."""
+    key = (ctx.gateway.backends[contact.backend].http.cache_namespace, contact.native_id)
+    return await people_loader(ctx, backends).load(key)
+
+
+def people_loader(
+    ctx: RequestContext, backends: list[HttpBackend]
+) -> DataLoader[tuple[str, str], list[Contact] | None]:
+    """This request's loader of people by (namespace, native id); never shared between requests."""
+    loader = ctx.loaders.get("index-people")
+    if loader is None:
+        index = ctx.gateway.index
+        assert index is not None
+        visible = [b.http.cache_namespace for b in backends]
+
+        async def load(keys: list[tuple[str, str]]) -> list[list[Contact] | None]:
+            found = await index.people_of(ctx.gateway.deployment, visible, keys)
+            return [found.get(key) for key in keys]
+
+        loader = DataLoader(load_fn=load)
+        ctx.loaders["index-people"] = loader
+    return loader

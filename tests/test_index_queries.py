@@ -240,3 +240,17 @@ def test_each_vendor_claims_to_apply_only_the_filters_its_pushdown_sends() -> No
             samples: dict[str, Any] = {"kinds": frozenset({kind}), "disabled": True}
             flt = ContactFilter(**{field: samples.get(field, "x@y.example")})
             assert pushdown(flt), f"{vendor} claims {field} but its pushdown sends nothing for it"
+
+
+async def test_every_contact_of_a_page_names_the_person_people_lists_it_under(
+    make_harness: HarnessFactory, index_db: IndexDatabase
+) -> None:
+    h = indexed_harness(make_harness, index_db)
+    await sync(h)
+    person_by_contact = {
+        c["id"]: p["id"] for p in (await walk(h, PEOPLE, "people", 100))["nodes"] for c in p["contacts"]
+    }
+    page = await h.run("{ contacts(first: 60) { edges { node { id person { id } } } } }")
+    linked = {e["node"]["id"]: e["node"]["person"]["id"] for e in page["data"]["contacts"]["edges"]}
+    assert len(linked) == 60
+    assert linked == {contact: person_by_contact[contact] for contact in linked}

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, delete, event, func, select, text, update
+from sqlalchemy import Connection, and_, delete, event, func, or_, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -261,25 +261,23 @@ class ContactIndex:
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 
-    async def person_of(
-        self, deployment: Deployment, visible: Sequence[str], namespace: str, native_id: str
-    ) -> list[Contact] | None:
-        """The visible contacts of the person holding this contact, in order; None when the index
-        has no such contact in a group."""
-        group = (
-            select(people.c.group_ordinal)
+    async def people_of(
+        self, deployment: Deployment, visible: Sequence[str], records: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[Contact]]:
+        """For each (namespace, native id), the visible contacts of the person holding it, in
+        order; absent when the index has no such contact in a group. One lookup for a page."""
+        if not records:
+            return {}
+        wanted = [and_(contacts.c.namespace == ns, contacts.c.native_id == native) for ns, native in records]
+        groups = (
+            select(contacts.c.namespace, contacts.c.native_id, people.c.group_ordinal)
             .select_from(people.join(contacts, contacts.c.id == people.c.contact_id))
-            .where(
-                people.c.deployment == deployment.name,
-                contacts.c.namespace == namespace,
-                contacts.c.native_id == native_id,
-            )
+            .where(people.c.deployment == deployment.name, or_(*wanted))
         )
         async with self.engine.connect() as conn:
-            found = (await conn.execute(group)).scalar()
-            if found is None:
-                return None
-            return (await people_queries.members(conn, deployment.name, visible, [found])).get(found, [])
+            found = {(ns, native): group for ns, native, group in await conn.execute(groups)}
+            members = await people_queries.members(conn, deployment.name, visible, sorted(set(found.values())))
+        return {record: members.get(group, []) for record, group in found.items()}
 
     # ------------------------------------------------------------------ sync passes and writes
 
