@@ -72,19 +72,27 @@ class IndexSync:
         self, names: Sequence[str] | None = None, *, force: bool = False, progress: Progress | None = None
     ) -> list[SyncOutcome]:
         """One pass per backend, concurrently; then the people are rebuilt once and every
-        completed backend is published SYNCED with them, in one transaction."""
+        completed backend is published SYNCED with them, in one transaction. Each backend's lock
+        is held until then, so no other instance starts a pass between the two."""
         chosen = [self.backends[n] for n in (names if names is not None else list(self.backends))]
-        outcomes = list(
-            await asyncio.gather(*(self.sync_backend(b, force=force, progress=progress, publish=False) for b in chosen))
-        )
-        completed = {self.backends[o.backend].http.cache_namespace: o.records for o in outcomes if o.synced}
-        if completed:
-            try:
-                await self.index.publish(self.deployment, completed)
-            except INDEX_UNAVAILABLE as exc:
-                error = f"INDEX_UNAVAILABLE: {describe_failure(exc)}"
-                log.error("index: the completed passes could not be published: %s", error)
-                outcomes = [SyncOutcome(o.backend, False, error=error) if o.synced else o for o in outcomes]
+        async with contextlib.AsyncExitStack() as locks:
+            claimed = [await self._claim(locks, backend, force) for backend in chosen]
+            outcomes = list(
+                await asyncio.gather(
+                    *(
+                        self._run(backend, progress) if claim is None else _already(claim)
+                        for backend, claim in zip(chosen, claimed, strict=True)
+                    )
+                )
+            )
+            completed = {self.backends[o.backend].http.cache_namespace: o.records for o in outcomes if o.synced}
+            if completed:
+                try:
+                    await self.index.publish(self.deployment, completed)
+                except INDEX_UNAVAILABLE as exc:
+                    error = f"INDEX_UNAVAILABLE: {describe_failure(exc)}"
+                    log.error("index: the completed passes could not be published: %s", error)
+                    outcomes = [SyncOutcome(o.backend, False, error=error) if o.synced else o for o in outcomes]
         for outcome in outcomes:
             self._told(outcome)
         return outcomes
@@ -94,34 +102,35 @@ class IndexSync:
             kind = "synced" if outcome.synced else "skipped" if outcome.skipped else "failed"
             self.on_pass(outcome.backend, kind, outcome.records if outcome.synced else None)
 
-    async def sync_backend(
-        self, backend: HttpBackend, *, force: bool = False, progress: Progress | None = None, publish: bool = True
-    ) -> SyncOutcome:
-        """One pass of `backend`; with `publish`, its people rebuilt and the backend SYNCED (else
-        the caller publishes, once for several backends)."""
+    async def _claim(self, locks: contextlib.AsyncExitStack, backend: HttpBackend, force: bool) -> SyncOutcome | None:
+        """Take `backend`'s sync lock for the round (None), or say why no pass runs."""
         namespace = backend.http.cache_namespace
-        started = time.monotonic()
         try:
-            async with self.index.exclusive("sync:" + namespace) as held:
-                if not held:
-                    return SyncOutcome(backend.name, False, skipped="another instance is syncing it")
-                if not force and await self._fresh(namespace):
-                    return SyncOutcome(backend.name, False, skipped="synced recently by another instance")
-                try:
-                    records = await self._pass(backend, namespace, progress)
-                    if publish:
-                        await self.index.publish(self.deployment, {namespace: records})
-                except errors.GatewayError as exc:
-                    return await self._failed(backend, namespace, f"{exc.code}: {exc.message}", started)
-                except INDEX_UNAVAILABLE:
-                    raise
-                except Exception as exc:  # a bug: the previous index must survive it
-                    log.exception("index: the sync pass of backend %s failed", backend.name)
-                    return await self._failed(backend, namespace, f"INTERNAL: {type(exc).__name__}", started)
+            if not await locks.enter_async_context(self.index.exclusive("sync:" + namespace)):
+                return SyncOutcome(backend.name, False, skipped="another instance is syncing it")
+            if not force and await self._fresh(namespace):
+                return SyncOutcome(backend.name, False, skipped="synced recently by another instance")
         except INDEX_UNAVAILABLE as exc:  # the database itself: nothing can be recorded in it
             error = f"INDEX_UNAVAILABLE: {describe_failure(exc)}"
             log.error("index: backend %s was not synced: %s", backend.name, error)
+            return SyncOutcome(backend.name, False, error=error)
+        return None
+
+    async def _run(self, backend: HttpBackend, progress: Progress | None) -> SyncOutcome:
+        """One pass of a claimed backend (published by the caller)."""
+        namespace = backend.http.cache_namespace
+        started = time.monotonic()
+        try:
+            records = await self._pass(backend, namespace, progress)
+        except errors.GatewayError as exc:
+            return await self._failed(backend, namespace, f"{exc.code}: {exc.message}", started)
+        except INDEX_UNAVAILABLE as exc:
+            error = f"INDEX_UNAVAILABLE: {describe_failure(exc)}"
+            log.error("index: backend %s was not synced: %s", backend.name, error)
             return SyncOutcome(backend.name, False, error=error, seconds=time.monotonic() - started)
+        except Exception as exc:  # a bug: the previous index must survive it
+            log.exception("index: the sync pass of backend %s failed", backend.name)
+            return await self._failed(backend, namespace, f"INTERNAL: {type(exc).__name__}", started)
         log.info("index: backend %s synced, %d records in %.1f s", backend.name, records, time.monotonic() - started)
         return SyncOutcome(backend.name, True, records, seconds=time.monotonic() - started)
 
@@ -181,3 +190,7 @@ class IndexSync:
                 outcomes = [SyncOutcome("*", False, error="INDEX_UNAVAILABLE")]
             failed = any(o.error is not None for o in outcomes)
             await asyncio.sleep(min(self.refresh_s, RETRY_FAILED_S) if failed else self.refresh_s)
+
+
+async def _already(outcome: SyncOutcome) -> SyncOutcome:
+    return outcome
