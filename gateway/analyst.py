@@ -150,6 +150,9 @@ async def run_query(
     schema = build_schema(settings.server)
     line = Progress(progress) if progress is not None else None
     try:
+        # What `contact-gateway sync` (or a server) put in the index answers here too; without
+        # a reachable index every backend is answered live, and the answer says so.
+        await gateway.open_index_or_log()
         pages = _pages(gateway, schema, query, dict(variables or {}), operation_name, all_pages, line)
         if line is None:
             bodies = [body async for body in pages]

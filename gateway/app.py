@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -106,9 +107,16 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # The index fills in the background (first round now, then every index.refresh_s);
+        # until a backend's first pass completes, queries on it are answered live.
+        syncing = asyncio.create_task(gateway.sync.run_forever()) if gateway.sync is not None else None
         try:
             yield
         finally:
+            if syncing is not None:
+                syncing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await syncing
             await gateway.aclose()
 
     app = Starlette(

@@ -1,4 +1,4 @@
-"""`contact-gateway`: serve, demo, check-config, print-schema. Thin: parse, build, hand over."""
+"""`contact-gateway`: serve, demo, sync, check-config, print-schema. Thin: parse, build, hand over."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def _load(path: str, overrides: dict[str, dict[str, Any]] | None = None) -> Gate
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _load(args.file)
-    names = ", ".join(f"{n} ({b.vendor})" for n, b in settings.backends.items())
-    print(f"OK: {args.file}: backends {names}")
+    names = ", ".join(f"{n} ({b.vendor})" for n, b in settings.backends.items()) or "none"
+    print(f"OK: {args.file}: backends {names}; index {settings.index_description()}")
     if not args.probe:
         return 0
     from gateway.probe import probe_backends, probe_table
@@ -106,10 +106,17 @@ def _serve_workers(args: argparse.Namespace, workers: int, sock: socket.socket, 
     return 0
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    from gateway.index_cli import run_sync
+
+    settings = _load(args.config)
+    return asyncio.run(run_sync(settings, args.backend, out=sys.stdout, err=sys.stderr))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import main as demo_main
 
-    demo_main(args.host, args.port)
+    demo_main(args.host, args.port, args.contacts)
     return 0
 
 
@@ -217,7 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--log-format", choices=["text", "json"], default="text")
+    demo.add_argument(
+        "--contacts", type=_positive, help="N generated contacts per simulated vendor (people shared across vendors)"
+    )
     demo.set_defaults(func=cmd_demo)
+    sync = sub.add_parser("sync", help="one full pass of every backend (or one) into the contact index")
+    sync.add_argument("--config", required=True, help="the gateway.yaml to use")
+    sync.add_argument("--backend", action="append", help="only this backend (repeatable)")
+    sync.set_defaults(func=cmd_sync)
     check = sub.add_parser("check-config", help="validate a config file and say what is wrong")
     check.add_argument("file")
     check.add_argument("--probe", action="store_true", help="also call each backend once and print a table")

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+import platformdirs
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from gateway.config_index import APP_NAME, IndexSettings, describe_index, index_switch, index_url
 from gateway.config_problems import dotted, explain
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -86,6 +88,13 @@ class ServerSettings(_Strict):
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("needs at least 16 characters")
         return value
+
+    # Where the gateway keeps its files (the default SQLite index); default: the platform's
+    # user data directory (e.g. ~/.local/share/contact-gateway).
+    data_dir: str | None = None
+
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser() if self.data_dir else Path(platformdirs.user_data_dir(APP_NAME))
 
 
 class ApiKeySettings(_Strict):
@@ -159,6 +168,9 @@ class BackendSettings(_Strict):
     breaker_failures: int = Field(default=5, ge=1)
     breaker_cooldown_s: float = Field(default=30.0, gt=0)
     rate_limit: RateLimitSettings | None = None
+    # Vendor calls per minute a sync pass of the index may make (vendor modules set their own,
+    # conservative defaults); live queries are not counted against it.
+    index_calls_per_minute: int = Field(default=30, ge=1, le=1_000_000)
     # The largest answer the gateway reads from this vendor; a larger one is cut off and reported
     # (BACKEND_BAD_RESPONSE) instead of filling the gateway's memory.
     max_response_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
@@ -202,6 +214,7 @@ _SECRET_HEADERS = {"authorization", "x-api-key", "proxy-authorization", "cookie"
 _OPERATIONAL = {
     "timeout_s", "ttl_s", "stale_s", "page_size", "retries", "retry_backoff_s",
     "breaker_failures", "breaker_cooldown_s", "rate_limit", "max_response_bytes", "transport", "max_pages",
+    "index_calls_per_minute",
 }  # fmt: skip
 
 
@@ -209,7 +222,21 @@ class GatewaySettings(_Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
     backends: dict[str, BackendSettings] = Field(default_factory=dict)
+
+    @field_validator("index", mode="before")
+    @classmethod
+    def _index_switch(cls, value: Any) -> Any:
+        return index_switch(value)
+
+    def index_url(self) -> str | None:
+        """The index database's URL, or None when the index is off."""
+        return index_url(self.index, self.server.data_path())
+
+    def index_description(self) -> str:
+        """Where the index is, for people (never with a password)."""
+        return describe_index(self.index_url())
 
     def ttl_for(self, backend: str) -> float:
         own = self.backends[backend].ttl_s
@@ -230,6 +257,9 @@ class GatewaySettings(_Strict):
         found += [s.get_secret_value() for s in (self.server.cursor_secret, self.server.metrics_api_key) if s]
         for backend in self.backends.values():
             found += backend.secrets()
+        index_password = self.index.password()
+        if index_password:
+            found.append(index_password)
         return found
 
 
@@ -335,6 +365,12 @@ def _validate(
         problems.append(
             f"cache.url: server.workers is {settings.server.workers}, which needs a shared cache (redis://...):"
             " with memory:// each worker keeps its own, and a write through one would not refresh the others"
+        )
+    index_url = settings.index_url()
+    if settings.server.workers > 1 and index_url is not None and index_url.startswith("sqlite"):
+        problems.append(
+            f"index.url: server.workers is {settings.server.workers}, which needs PostgreSQL"
+            " (postgresql+asyncpg://...): SQLite is one process's database (or set index: false)"
         )
     for i, api_key in enumerate(settings.auth.api_keys):
         for scoped in api_key.backends or []:

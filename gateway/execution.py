@@ -152,7 +152,7 @@ async def execute(
     try:
         with tracing.span("graphql.operation", attributes) as current:
             outcome = _shape(
-                await _run(schema, query, variables, operation_name, context, deadline, allowed), cache_log
+                await _run(schema, query, variables, operation_name, context, deadline, allowed), cache_log, context
             )
             tracing.outcome(current, outcome.label(), error=outcome.label() in ("error", "rejected"))
     finally:
@@ -263,10 +263,18 @@ def _partial_graphql_errors(context: RequestContext, start: int) -> list[GraphQL
     return [GraphQLError(p.error.message, path=p.path, original_error=p.error) for p in context.partial_errors[start:]]
 
 
-def _shape(outcome: Outcome, cache_log: RequestCacheLog) -> Outcome:
-    """Say so when part of the answer came from an expired copy because a backend failed, and
-    when a write could not be recorded in the shared cache (other instances may still answer
-    from their copies for up to the backend's TTL)."""
+def _shape(outcome: Outcome, cache_log: RequestCacheLog, context: RequestContext) -> Outcome:
+    """Say so when part of the answer came from an expired copy because a backend failed, when
+    a write could not be recorded in the shared cache (other instances may still answer from
+    their copies for up to the backend's TTL), and when backends whose index has no completed
+    pass yet were answered live (people, counts and unpushable filters walk the vendor then)."""
+    if context.not_indexed:
+        extensions = outcome.body.setdefault("extensions", {})
+        names = [name for name in context.gateway.backends if name in context.not_indexed]
+        extensions["index"] = {
+            "notIndexed": names,
+            "message": "answered live for these backends: their index has no completed sync pass yet",
+        }
     if cache_log.stale:
         extensions = outcome.body.setdefault("extensions", {})
         extensions["stale"] = [{"backend": s.backend, "ageS": s.age_s} for s in cache_log.stale]

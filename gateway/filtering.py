@@ -8,6 +8,7 @@ keeps contacts of vendors without a disabled flag.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import phonenumbers
@@ -24,12 +25,24 @@ def normalize_email(value: str) -> str:
     return value.strip().casefold()
 
 
+# North American numbers written the common ways ("+1 415 555 0100", "(415) 555-0100",
+# "415.555.0100"): their E.164 form is plain, and the index normalises one or two per contact,
+# where phonenumbers' parse costs ~70 us each. A first national digit of 2-9 rules out the
+# trunk prefix "1" that phonenumbers would strip. Anything else goes through phonenumbers.
+_NANP_INTERNATIONAL = re.compile(r"\+1[ .-]?\(?([2-9]\d{2})\)?[ .-]?(\d{3})[ .-]?(\d{4})", re.ASCII)
+_NANP_NATIONAL = re.compile(r"\(?([2-9]\d{2})\)?[ .-]?(\d{3})[ .-]?(\d{4})", re.ASCII)
+_NANP_REGIONS = frozenset({"US", "CA"})
+
+
 @lru_cache(maxsize=4096)
 def normalize_phone(value: str, region: str = "US") -> str | None:
     """E.164 form of a phone number, or None when it cannot be read as one."""
     text = value.strip()
     if not text:
         return None
+    plain = _NANP_INTERNATIONAL.fullmatch(text) or (_NANP_NATIONAL.fullmatch(text) if region in _NANP_REGIONS else None)
+    if plain is not None:
+        return "+1" + "".join(plain.groups())
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:

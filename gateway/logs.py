@@ -53,3 +53,5 @@ def configure(fmt: str = "text", level: int = logging.INFO) -> None:
     # Connection-level chatter from the HTTP client would log every vendor URL at INFO.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # Alembic narrates every step of the index's migrations at INFO.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -1,5 +1,5 @@
 """Prometheus metrics (prometheus-client), one registry per app: GraphQL requests, backend calls,
-cache events, breaker state and coalesced calls. Labels never carry ids, filters or secrets;
+cache events, breaker state, coalesced calls and index passes. Labels never carry ids, filters or secrets;
 client-chosen operation names are bounded so they cannot blow up the series count.
 """
 
@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -69,6 +69,14 @@ class Metrics:
             "gateway_response_cache_events", "Whole-response cache hits, misses and stores", ["event"],
             registry=self.registry,
         )  # fmt: skip
+        self.index_passes = Counter(
+            "gateway_index_passes", "Index sync passes by backend and outcome (synced, failed, skipped)",
+            ["backend", "outcome"], registry=self.registry,
+        )  # fmt: skip
+        self.index_records = Gauge(
+            "gateway_index_records", "Contacts in a backend's index after its last completed pass", ["backend"],
+            registry=self.registry,
+        )  # fmt: skip
         self._operations: set[str] = set()
         self._children: dict[tuple[str | None, str], tuple[Any, Any]] = {}
 
@@ -106,6 +114,11 @@ class Metrics:
 
     def cache_event(self, backend: str, event: str) -> None:
         self.cache_events.labels(backend, event).inc()
+
+    def observe_pass(self, backend: str, outcome: str, records: int | None) -> None:
+        self.index_passes.labels(backend, outcome).inc()
+        if records is not None:
+            self.index_records.labels(backend).set(records)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -7,6 +7,7 @@ backends only through it.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 
@@ -17,14 +18,17 @@ from gateway.backends.base import HttpBackend
 from gateway.backends.registry import VENDORS
 from gateway.cache import ReadCache, lock_name
 from gateway.config import GatewaySettings
+from gateway.index import INDEX_UNAVAILABLE, ContactIndex, Deployment, describe_failure
+from gateway.index.sync import IndexSync
 from gateway.metrics import Metrics
-from gateway.model import split_global_id
+from gateway.model import Contact, split_global_id
 from gateway.persisted_queries import PersistedQueries
 from gateway.redaction import Redactor
 from gateway.resilience import remaining
 from gateway.response_cache import ResponseCache
 from resolvers.cursor import cursor_key
 
+log = logging.getLogger("gateway.runtime")
 # A write lock outlives its request's deadline by this much (the deadline's grace included), so
 # it cannot lapse while the write it guards is still running.
 WRITE_LEASE_MARGIN_S = 5.0
@@ -47,6 +51,55 @@ class Gateway:
         digest = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:16]
         self.responses = ResponseCache(cache, namespaces, settings.response_ttl(), digest)
         self.persisted = PersistedQueries(cache)
+        # The contact index (None when `index: false`); opened by `open_index`, so building a
+        # gateway (tests, `query`) touches no database until something asks for the index.
+        url = settings.index_url()
+        self.index = ContactIndex(url, schema=settings.index.schema_name) if url is not None else None
+        self.deployment = Deployment.of(list(namespaces.values()))
+        self.sync = (
+            IndexSync(
+                self.index,
+                self.backends,
+                self.deployment,
+                settings.server.default_region,
+                settings.index.refresh_s,
+                on_pass=metrics.observe_pass,
+            )
+            if self.index is not None
+            else None
+        )
+
+    async def open_index(self) -> None:
+        """Connect to the index and migrate it (errors propagate: the caller decides)."""
+        if self.index is not None:
+            await self.index.open()
+
+    async def open_index_or_log(self) -> bool:
+        """Open the index if it is on; a database that cannot be reached is logged in one line
+        (queries are then answered live). Whether it is open."""
+        if self.index is None:
+            return False
+        try:
+            await self.index.open()
+        except INDEX_UNAVAILABLE as exc:
+            log.error("index: the database cannot be opened: %s", describe_failure(exc))
+            return False
+        return True
+
+    @property
+    def index_open(self) -> bool:
+        return self.index is not None and self.index.is_open
+
+    async def indexed(self, backends: list[HttpBackend]) -> set[str]:
+        """The names of those backends whose index can answer (a first full pass completed)."""
+        if self.index is None or not self.index.is_open or not backends:
+            return set()
+        try:
+            synced = await self.index.synced([b.http.cache_namespace for b in backends])
+        except INDEX_UNAVAILABLE as exc:  # the database is down: answer live (and say so)
+            log.error("index: cannot be read, answering live: %s", describe_failure(exc))
+            return set()
+        return {b.name for b in backends if b.http.cache_namespace in synced}
 
     @classmethod
     def from_settings(
@@ -117,7 +170,29 @@ class Gateway:
             wait_s=deadline if left is None else max(0.0, left),
         )
 
+    async def index_written(self, backend: HttpBackend, contact: Contact) -> None:
+        """A write through the gateway reaches the index before the mutation returns (the vendor
+        has it already: a database failure here is logged, and the next pass repairs it)."""
+        if self.index is None or not self.index.is_open:
+            return
+        try:
+            await self.index.record_written(
+                self.deployment, backend.http.cache_namespace, contact, self.settings.server.default_region
+            )
+        except Exception:
+            log.exception("index: could not record a write to backend %s", backend.name)
+
+    async def index_deleted(self, backend: HttpBackend, native_id: str) -> None:
+        if self.index is None or not self.index.is_open:
+            return
+        try:
+            await self.index.record_deleted(self.deployment, backend.http.cache_namespace, native_id)
+        except Exception:
+            log.exception("index: could not record a delete in backend %s", backend.name)
+
     async def aclose(self) -> None:
         for backend in self.backends.values():
             await backend.aclose()
         await self.cache.aclose()
+        if self.index is not None:
+            await self.index.aclose()

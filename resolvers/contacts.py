@@ -1,5 +1,8 @@
 """`contacts` and `contact`: fan-out over the selected backends, one list in configured order.
 
+A backend whose index has a completed pass answers from it when the vendor cannot apply the
+filter itself, and always gives the exact count; otherwise the vendor is asked live.
+
 Every selected backend is asked concurrently (its first page from where the cursor stands, or
 just its count when the cursor is already past it); the page is then filled in backend order. A
 backend that fails costs only its own part: its error is reported beside the others' data.
@@ -17,9 +20,11 @@ from gateway import errors
 from gateway.backends.base import HttpBackend, ScanResult
 from gateway.model import Contact, ContactFilter
 from gateway.resilience import remaining
-from resolvers import merges
+from resolvers import indexed, merges
 from resolvers.context import RequestContext
 from resolvers.cursor import Cursor, decode_cursor, encode_cursor, query_fingerprint
+from resolvers.indexed import indexed_names, is_index_position
+from resolvers.indexed import scan as indexed_scan
 
 log = logging.getLogger("gateway.resolvers")
 
@@ -110,14 +115,29 @@ async def list_contacts(
             )
         start, position = names.index(cursor.backend), cursor.position
 
+    in_index = await indexed_names(ctx, selected)
+
+    def from_index(backend: HttpBackend, at: str | None) -> bool:
+        """The index answers a backend it has, when the cursor came from it, or when the vendor
+        cannot apply the filter itself (a live walk would read far more than it shows)."""
+        if at is not None:
+            return backend.name in in_index and is_index_position(at)
+        return backend.name in in_index and not backend.narrows(flt)
+
     def ask(i: int, backend: HttpBackend) -> Any:
         if i < start:  # already walked: only its count is needed
+            if backend.name in in_index:
+                return count_only(ctx, backend, flt, include_merged)
             return backend.scan(flt, None, 0, include_merged)
-        return backend.scan(flt, position if i == start else None, first + 1, include_merged)
+        at = position if i == start else None
+        if from_index(backend, at):
+            return indexed_scan(ctx, backend, flt, at, first + 1, include_merged)
+        return backend.scan(flt, at, first + 1, include_merged)
 
     results: list[ScanResult | None] = await asyncio.gather(
         *(guarded(ctx, info, b, ask(i, b)) for i, b in enumerate(selected))
     )
+    results = await exact_totals(ctx, info, selected, results, in_index, flt, include_merged)
     edges: list[Edge[Contact]] = []
     for i in range(start, len(selected)):
         result = results[i]
@@ -140,6 +160,36 @@ async def list_contacts(
         has_previous_page=after is not None,
         total_count=None if any(t is None for t in totals) else sum(t for t in totals if t),
     )
+
+
+async def count_only(ctx: RequestContext, backend: HttpBackend, flt: ContactFilter, merged: bool) -> ScanResult:
+    return ScanResult([], [], await indexed.count(ctx, backend, flt, merged))
+
+
+async def exact_totals(
+    ctx: RequestContext,
+    info: Any,
+    selected: list[HttpBackend],
+    results: list[ScanResult | None],
+    indexed_backends: set[str],
+    flt: ContactFilter,
+    merged: bool,
+) -> list[ScanResult | None]:
+    """Where a vendor could not say how many match, the index can (for backends it has); the
+    others are answered live and `extensions.index` says so."""
+    exact: list[ScanResult | None] = []
+    for backend, result in zip(selected, results, strict=True):
+        if result is not None and result.total is None:
+            if backend.name in indexed_backends:
+                total = await guarded(ctx, info, backend, indexed.count(ctx, backend, flt, merged))
+                result = ScanResult(result.contacts, result.after, total)
+            else:
+                ctx.answered_live([backend.name])
+        exact.append(result)
+    if not flt.is_empty():
+        walked = [b for b in selected if b.could_match(flt) and not b.narrows(flt)]
+        ctx.answered_live([b.name for b in walked if b.name not in indexed_backends])
+    return exact
 
 
 async def get_contact(ctx: RequestContext, global_id: str) -> Contact | None:

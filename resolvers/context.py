@@ -31,6 +31,13 @@ class RequestContext:
     loaders: dict[str, Any] = field(default_factory=dict)
     # The request's document, parsed once by the HTTP layer (graphql-core's DocumentNode).
     document: Any = None
+    # Backends answered live where the index would have answered, had its first pass completed.
+    not_indexed: set[str] = field(default_factory=set)
+
+    def answered_live(self, backends: list[str]) -> None:
+        """Say in `extensions.index` that these backends' part came from the live path."""
+        if self.gateway.index is not None:  # with `index: false`, live is simply how it works
+            self.not_indexed.update(backends)
 
     def report(self, error: errors.GatewayError, info: Any) -> None:
         """Record an error that costs only part of the answer; the rest still comes back."""

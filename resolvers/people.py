@@ -5,6 +5,10 @@ survivors stand for them. Never joined on names alone, so namesakes stay apart.
 
 A person's id is `person~<contact id>` of its first contact in configured backend order: stable
 across requests while that contact exists, readable, and never mistaken for a contact id.
+
+Once every visible backend's index has a completed pass, people come from the index (its
+identity groups are kept in the database, so ids are the same on every instance and after a
+restart); until then they are computed live, here, and the response says so.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway import errors
+from gateway.backends.base import HttpBackend
 from gateway.filtering import matches, normalize_email, normalize_phone
 from gateway.model import EMPTY_FILTER, Contact, ContactFilter
+from resolvers import indexed
 from resolvers.contacts import Edge, Page, check_page_size, guarded
 from resolvers.context import RequestContext
 from resolvers.cursor import Cursor, decode_cursor, encode_cursor, query_fingerprint
+from resolvers.indexed import POSITION_PREFIX, indexed_names, is_index_position
 
 PERSON_PREFIX = "person~"
 # People are built from whole backends; this bounds one request's walk of a backend.
@@ -110,19 +117,60 @@ async def everyone(ctx: RequestContext, info: Any) -> list[Person]:
     return people
 
 
+async def from_index(ctx: RequestContext) -> list[HttpBackend] | None:
+    """The visible backends when the index can answer for all of them; else None, and the
+    response says which ones are answered live."""
+    backends = ctx.visible_backends()
+    in_index = await indexed_names(ctx, backends)
+    missing = [b.name for b in backends if b.name not in in_index]
+    if missing or not backends:
+        ctx.answered_live(missing)
+        return None
+    return backends
+
+
 async def list_people(
     ctx: RequestContext, info: Any, flt: ContactFilter, first: int, after: str | None
 ) -> Page[Person]:
     """People having at least one contact that matches `flt`, paged like contacts."""
     check_page_size(first, ctx)
-    region = ctx.gateway.settings.server.default_region
     fingerprint = query_fingerprint("people", flt)
-    start = 0
-    if after is not None:
-        position = decode_cursor(after, fingerprint).position
-        if not re.fullmatch(r"[0-9]{1,15}", position, re.ASCII):
-            raise errors.BadUserInput("the cursor 'after' is not valid", fields={"after": "invalid"})
-        start = int(position)
+    position = decode_cursor(after, fingerprint).position if after is not None else None
+    backends = await from_index(ctx)
+    if backends is not None and (position is None or is_index_position(position)):
+        return await _people_from_index(ctx, backends, flt, first, position, fingerprint)
+    return await _people_live(ctx, info, flt, first, position, fingerprint)
+
+
+async def _people_from_index(
+    ctx: RequestContext,
+    backends: list[HttpBackend],
+    flt: ContactFilter,
+    first: int,
+    position: str | None,
+    fingerprint: str,
+) -> Page[Person]:
+    number = position.removeprefix(POSITION_PREFIX) if position is not None else None
+    if number is not None and not re.fullmatch(r"[0-9]{1,19}", number, re.ASCII):
+        raise errors.BadUserInput("the cursor 'after' is not valid", fields={"after": "invalid"})
+    after = int(number) if number is not None else None
+    region = ctx.gateway.settings.server.default_region
+    page, total = await indexed.people_page(ctx, backends, flt, after, first + 1)
+    edges = [
+        Edge(encode_cursor(Cursor("people", f"{POSITION_PREFIX}{ordinal}"), fingerprint), describe(members, region))
+        for ordinal, members in page[:first]
+        if members
+    ]
+    return Page(edges, len(page) > first, position is not None, total)
+
+
+async def _people_live(
+    ctx: RequestContext, info: Any, flt: ContactFilter, first: int, position: str | None, fingerprint: str
+) -> Page[Person]:
+    region = ctx.gateway.settings.server.default_region
+    if position is not None and not re.fullmatch(r"[0-9]{1,15}", position, re.ASCII):
+        raise errors.BadUserInput("the cursor 'after' is not valid", fields={"after": "invalid"})
+    start = int(position) if position is not None else 0
     chosen = [p for p in await everyone(ctx, info) if any(matches(c, flt, region) for c in p.contacts)]
     window = chosen[start : start + first]
     edges = [
@@ -135,7 +183,11 @@ async def list_people(
 async def find_person(ctx: RequestContext, info: Any, person_id: str) -> Person | None:
     """The person whose group holds the contact named in `person_id` (its anchor)."""
     anchor = person_id.removeprefix(PERSON_PREFIX)
-    ctx.locate(anchor)  # a malformed or foreign id is BAD_USER_INPUT before any call
+    backend, native_id = ctx.locate(anchor)  # a malformed or foreign id is BAD_USER_INPUT before any call
+    backends = await from_index(ctx)
+    if backends is not None:
+        members = await indexed.members(ctx, backends, Contact(backend.name, backend.vendor, native_id))
+        return describe(members, ctx.gateway.settings.server.default_region) if members else None
     for person in await everyone(ctx, info):
         if any(c.id == anchor for c in person.contacts):
             return person
@@ -143,6 +195,15 @@ async def find_person(ctx: RequestContext, info: Any, person_id: str) -> Person 
 
 
 async def person_of(ctx: RequestContext, info: Any, contact: Contact) -> Person | None:
+    backends = await from_index(ctx)
+    if backends is not None:
+        region = ctx.gateway.settings.server.default_region
+        members = await indexed.members(ctx, backends, contact)
+        if members:
+            return describe(members, region)
+        # Not grouped in the index: merged away (its survivor stands for it), or newer than the
+        # last pass and not written through the gateway: a person of its own until the next pass.
+        return None if contact.merged_into_native_id is not None else describe([contact], region)
     for person in await everyone(ctx, info):
         if any(c.id == contact.id for c in person.contacts):
             return person

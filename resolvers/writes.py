@@ -1,6 +1,6 @@
 """Mutations: each write is routed to one backend, refused before any call when the backend
 cannot do it (NOT_SUPPORTED) or the input is wrong (BAD_USER_INPUT), and never retried. After a
-write, the backend's cached reads are dropped before the mutation returns.
+write, the backend's cached reads are dropped, and the index updated, before the mutation returns.
 """
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ async def create_contact(ctx: RequestContext, backend_name: str, changes: Contac
     backend = ctx.backend(backend_name)
     require(backend, Capability.CREATE, "create")
     check_kind(backend, changes)
-    return await written(ctx, backend, None, lambda: backend.create(changes))
+    created = await written(ctx, backend, None, lambda: backend.create(changes))
+    await ctx.gateway.index_written(backend, created)
+    return created
 
 
 async def update_contact(ctx: RequestContext, global_id: str, changes: ContactChanges) -> Contact:
@@ -67,13 +69,16 @@ async def update_contact(ctx: RequestContext, global_id: str, changes: ContactCh
     check_kind(backend, changes)
     if not changes.values:
         raise errors.BadUserInput("the patch names no field to change", fields={"input": "empty"})
-    return await written(ctx, backend, native_id, lambda: backend.update(native_id, changes))
+    updated = await written(ctx, backend, native_id, lambda: backend.update(native_id, changes))
+    await ctx.gateway.index_written(backend, updated)
+    return updated
 
 
 async def delete_contact(ctx: RequestContext, global_id: str) -> str:
     backend, native_id = ctx.locate(global_id)
     require(backend, Capability.DELETE, "delete")
     await written(ctx, backend, native_id, lambda: backend.delete(native_id))
+    await ctx.gateway.index_deleted(backend, native_id)
     return global_id
 
 
@@ -87,4 +92,8 @@ async def upsert_from_crm(
     if problems:
         raise errors.BadUserInput("a CRM upsert needs a source and a crmId", fields=problems, backend=backend.name)
     record = f"crm:{source.strip().casefold()}:{crm_id.strip()}"
-    return await written(ctx, backend, record, lambda: backend.upsert_from_crm(source.strip(), crm_id.strip(), changes))
+    upserted = await written(
+        ctx, backend, record, lambda: backend.upsert_from_crm(source.strip(), crm_id.strip(), changes)
+    )
+    await ctx.gateway.index_written(backend, upserted)
+    return upserted

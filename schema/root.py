@@ -127,8 +127,8 @@ class Query:
         return page  # type: ignore[return-value]
 
     @strawberry.field(description="The configured backends this caller may use, and their state.")
-    def backends(self, info: Info) -> list[Backend]:
-        return backend_resolvers.describe(info.context)  # type: ignore[return-value]
+    async def backends(self, info: Info) -> list[Backend]:
+        return await backend_resolvers.describe(info.context)  # type: ignore[return-value]
 
 
 @strawberry.type(description="Create, change and delete contacts; each write goes to one backend and is never retried.")

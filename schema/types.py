@@ -20,6 +20,7 @@ from gateway.backends.base import Capability as CapabilityModel
 from gateway.backends.registry import VENDORS
 from gateway.distinct import distinct_emails, distinct_phones
 from gateway.filtering import checked
+from gateway.index import IndexState as IndexStateModel
 from resolvers import merges, people
 from resolvers.context import RequestContext
 from schema.phone_numbers import PhoneNumber
@@ -232,6 +233,26 @@ class ContactConnection:
         return root  # type: ignore[no-any-return]
 
 
+IndexState = IndexStateModel
+strawberry.enum(IndexState, name="IndexState", description="How far a backend's contact index is.")
+_describe_values(
+    IndexState,
+    {
+        "NOT_SYNCED": "No full sync pass has completed yet: queries on it are answered live.",
+        "SYNCED": "Its last pass completed; the index answers.",
+        "FAILED": "Its last pass failed (see lastError); the previous index, if any, still answers.",
+    },
+)
+
+
+@strawberry.type(description="A backend's contact index: what people, counts and unpushable filters read.")
+class BackendIndex:
+    state: IndexState = strawberry.field(description="How far its index is.")
+    synced_at: datetime | None = strawberry.field(description="When its last full pass completed.")
+    records: int = strawberry.field(description="Contacts in its index.")
+    last_error: str | None = strawberry.field(description="Why its last pass failed, if it did.")
+
+
 @strawberry.type(description="A configured backend and its state.")
 class Backend:
     name: str = strawberry.field(description="The name it has in the config.")
@@ -243,6 +264,9 @@ class Backend:
     timeout_s: float = strawberry.field(description="Per-call timeout in seconds.")
     ttl_s: float = strawberry.field(description="Cache lifetime of its reads in seconds (0: not cached).")
     last_error: str | None = strawberry.field(description="The last failure's code, if any.")
+    index: BackendIndex | None = strawberry.field(
+        description="Its contact index; null when the index is off (index: false)."
+    )
 
     @strawberry.field(description="The vendor API it talks to.")
     def vendor(self, root: strawberry.Parent[Any]) -> Vendor:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +22,14 @@ from gateway.simulators.registry import DEMO_BACKENDS, Simulator
 from schema import build_schema
 
 SCHEMA = build_schema()
+# The default index lives under the platform's user data dir: a test run keeps its own, never the
+# user's (servers started by tests, and their subprocesses, inherit this).
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="contact-gateway-tests-")
 
 
 def settings_for(backends: dict[str, dict[str, Any]], **sections: Any) -> GatewaySettings:
-    document = {"backends": backends, **sections}
+    # Tests of the live path run without the index unless they give an `index` section.
+    document = {"backends": backends, "index": False, **sections}
     return parse_config(orjson.dumps(document).decode(), settings_models(), env={})
 
 
@@ -105,3 +113,52 @@ async def make_custom() -> AsyncIterator[Callable[..., Harness]]:
 async def harness(make_harness: HarnessFactory) -> Harness:
     """Every demo backend, in-process."""
     return make_harness()
+
+
+@dataclass(frozen=True)
+class IndexDatabase:
+    """Where a test's index lives: a SQLite file of its own, or a private PostgreSQL schema."""
+
+    kind: str
+    url: str
+    schema: str | None = None
+
+    def section(self, **extra: Any) -> dict[str, Any]:
+        """The config's `index:` section for it."""
+        return {"url": self.url, **({"schema_name": self.schema} if self.schema else {}), **extra}
+
+
+@contextlib.asynccontextmanager
+async def postgres_database() -> AsyncIterator[IndexDatabase]:
+    """A private schema in the real PostgreSQL (dropped afterwards), or the test is skipped with
+    the reason when no PostgreSQL can be had."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from tests.services import POSTGRES_URL, require_postgres
+
+    require_postgres()
+    schema = "test_" + uuid.uuid4().hex[:16]
+    try:
+        yield IndexDatabase("postgresql", POSTGRES_URL, schema)
+    finally:
+        engine = create_async_engine(POSTGRES_URL)
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def index_db(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[IndexDatabase]:
+    """The index database, once on SQLite and once on the real PostgreSQL."""
+    if request.param == "sqlite":
+        yield IndexDatabase("sqlite", f"sqlite+aiosqlite:///{tmp_path}/index.db")
+        return
+    async with postgres_database() as database:
+        yield database
+
+
+@pytest.fixture
+async def postgres_db() -> AsyncIterator[IndexDatabase]:
+    async with postgres_database() as database:
+        yield database

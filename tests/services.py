@@ -1,4 +1,4 @@
-"""Real parts for end-to-end tests: Chromium, Redis, and processes on loopback ports.
+"""Real parts for end-to-end tests: Chromium, Redis, PostgreSQL, and processes on loopback ports.
 
 `pytest` alone must work on a fresh machine, so a missing Chromium or a stopped Redis is set up
 here when this user can (root with apt-get); otherwise the test is skipped with the reason.
@@ -96,6 +96,36 @@ def redis_url(db: int) -> str:
 
 def require_redis() -> None:
     why = redis_available()
+    if why is not None:
+        pytest.skip(why)
+
+
+POSTGRES_HOST, POSTGRES_PORT = "127.0.0.1", 5432
+POSTGRES_URL = f"postgresql+asyncpg://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/test"
+
+
+@cache
+def postgres_available() -> str | None:
+    """None when PostgreSQL answers at 127.0.0.1:5432 (its cluster started here if this user
+    can), else why not."""
+    if _port_open(POSTGRES_HOST, POSTGRES_PORT):
+        return None
+    clusters = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
+    if not clusters or shutil.which("pg_ctlcluster") is None:
+        return f"no PostgreSQL answers at {POSTGRES_HOST}:{POSTGRES_PORT} and none is installed here"
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1], "main", "start"],
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    for _ in range(100):
+        if _port_open(POSTGRES_HOST, POSTGRES_PORT):
+            return None
+        time.sleep(0.1)
+    return f"no PostgreSQL answers at {POSTGRES_HOST}:{POSTGRES_PORT} and its cluster could not be started"
+
+
+def require_postgres() -> None:
+    why = postgres_available()
     if why is not None:
         pytest.skip(why)
 

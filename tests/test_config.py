@@ -182,7 +182,10 @@ def test_a_url_with_another_scheme_says_which_are_allowed() -> None:
 
 
 def test_several_workers_need_redis_named_at_the_cache_url() -> None:
-    text = 'server: {workers: 2}\nbackends:\n  s: {vendor: comm100, url: "https://x.example/v4", token: t}\n'
+    text = (
+        'server: {workers: 2}\nbackends:\n  s: {vendor: comm100, url: "https://x.example/v4", token: t}\n'
+        "index: false\n"  # (the default SQLite index is refused for several workers too: test_index_config)
+    )
     [problem] = problems(text)
     assert problem.startswith("cache.url: server.workers is 2, which needs a shared cache (redis://")
     assert parse_config(text + "cache: {url: 'redis://127.0.0.1:6379/0'}\n", settings_models(), env={})

@@ -121,3 +121,46 @@ async def test_graphiql_offers_example_tabs_and_the_explorer_builds_from_the_sch
     assert {"FirstContacts", "FindPerson", "FollowMerge", "ListAgents", "PageThrough"} <= set(titles), titles
     assert '"mergedIntoId": "support:' in merged
     assert "contacts" in explorer_text and "backends" in explorer_text
+
+
+async def test_demo_at_size_indexes_its_generated_contacts_and_answers_from_the_index() -> None:
+    from gateway.simulators.people import generated_share
+
+    count = 300
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", "demo", "--port", "0", "--contacts", str(count),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    url = None
+    while url is None:
+        line = (await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode()
+        assert line, "demo exited early"
+        url = line.removeprefix("GraphiQL: ").strip() if line.startswith("GraphiQL: ") else None
+    try:
+        async with httpx.AsyncClient(timeout=20) as client:
+
+            async def ask(query: str) -> dict[str, object]:
+                response = await client.post(url, json={"query": query})
+                return response.json()  # type: ignore[no-any-return]
+
+            for _ in range(300):
+                states = await ask("{ backends { index { state records } } }")
+                indexes = [b["index"] for b in states["data"]["backends"]]  # type: ignore[index]
+                if all(i["state"] == "SYNCED" for i in indexes):
+                    break
+                await asyncio.sleep(0.1)
+            assert [i["records"] for i in indexes] == [count] * 4
+            people = await ask("{ people(first: 5) { totalCount edges { node { contacts { id } } } } }")
+            assert "extensions" not in people  # answered by the index
+            shares = [generated_share(rank, count) for rank in range(4)]
+            assert people["data"]["people"]["totalCount"] == shares[-1].stop  # type: ignore[index]
+            by_company = await ask('{ contacts(first: 5, filter: {company: "Company 7"}) { totalCount } }')
+            with_company = shares[:3]  # Genesys records have no company
+            expected = sum(1 for share in with_company for i in share if i % 100 == 7)
+            assert by_company["data"]["contacts"]["totalCount"] == expected  # type: ignore[index]
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), timeout=20)
+    errors = (await process.stderr.read()).decode()
+    assert process.returncode == 0 and "Traceback" not in errors, errors

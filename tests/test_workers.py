@@ -47,6 +47,7 @@ def write_config(tmp_path: Path, vendor_port: int, cache_url: str) -> Path:
         "backends:\n"
         f'  support: {{vendor: comm100, url: "http://127.0.0.1:{vendor_port}{PREFIX}", token: "{DEMO_TOKEN}"}}\n'
         f'cache: {{url: "{cache_url}", ttl_s: 60}}\n'
+        "index: false\n"  # these tests are about the shared cache; the index has its own
     )
     return config
 

@@ -219,11 +219,11 @@ class AgentVoiceBackend(HttpBackend):
     def to_contact(self, record: Mapping[str, Any]) -> Contact:
         return to_contact(record, self.name)
 
-    async def fetch_records(self, flt: ContactFilter) -> list[Mapping[str, Any]]:
+    async def fetch_records(self, flt: ContactFilter, *, fresh: bool = False) -> list[Mapping[str, Any]]:
         """The whole list: AgentVoice documents no list filters, and its CRM lookup cannot stand in
         for an external-id filter (the document does not say it ignores the source's case, as the
         gateway does, and it answers one contact where several may match)."""
-        return self.expect_list(await self.read(LIST_PATH))
+        return self.expect_list(await self.read(LIST_PATH, fresh=fresh))
 
     async def get(self, native_id: str) -> Contact | None:
         self.check_native_id(native_id)

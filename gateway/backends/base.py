@@ -7,12 +7,13 @@ timeouts, status mapping and decoding, and applies the unified filter to what th
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import re
 import urllib.parse
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
@@ -20,12 +21,13 @@ from typing import Any, ClassVar, Protocol
 import httpx
 
 from gateway import errors
+from gateway.backends.index_reads import SYNC_CHUNK, Pace, SyncPage, read_for_sync
 from gateway.cache import ReadCache
 from gateway.config import BackendSettings
 from gateway.filtering import matches
 from gateway.http import VendorClient
 from gateway.metrics import Metrics
-from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind, PhoneNumber
+from gateway.model import EMPTY_FILTER, Contact, ContactChanges, ContactFilter, ContactKind, PhoneNumber
 
 log = logging.getLogger("gateway.backends")
 DOT_SEGMENTS = frozenset({".", ".."})
@@ -104,6 +106,11 @@ class HttpBackend(ABC):
     has_disabled_flag: ClassVar[bool] = False
     # The kinds it can create or change (when it can write at all).
     writable_kinds: ClassVar[frozenset[ContactKind]] = frozenset({ContactKind.PERSON})
+    # Whether its list comes in pages (a sync pass reads them one by one) or whole, in one answer.
+    syncs_in_pages: ClassVar[bool] = False
+    # The ContactFilter fields the vendor applies exactly itself (see `narrows`): those its
+    # `pushdown` sends (a test holds each vendor to that).
+    pushed_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self,
@@ -163,9 +170,25 @@ class HttpBackend(ABC):
     async def get(self, native_id: str) -> Contact | None:
         """The record with this native id, or None when the vendor does not know it."""
 
-    async def fetch_records(self, flt: ContactFilter) -> list[Mapping[str, Any]]:
+    async def fetch_records(self, flt: ContactFilter, *, fresh: bool = False) -> list[Mapping[str, Any]]:
         """Every raw record the vendor returns for `flt` (vendors without paging override this)."""
         raise NotImplementedError
+
+    async def sync_pages(self, start: str | None, pace: Pace) -> AsyncGenerator[SyncPage, None]:
+        """Every record, a page at a time, read fresh, for the index. Vendors without paging
+        return their whole list in one answer: one call, one page."""
+        records = await read_for_sync(lambda: self.fetch_records(EMPTY_FILTER, fresh=True), pace)
+        # Mapped and written a chunk at a time: the mapped copies never all exist at once.
+        for first in range(0, len(records), SYNC_CHUNK):
+            chunk = records[first : first + SYNC_CHUNK]
+            yield SyncPage([self.to_contact(r) for r in chunk if self._addressable(r)], None)
+            await asyncio.sleep(0)  # let requests in between chunks
+
+    def narrows(self, flt: ContactFilter) -> bool:
+        """Whether the vendor applies every field of `flt` itself, so a live list walks no more
+        than it shows; otherwise the index answers (when it has this backend)."""
+        asked = {name for name in ContactFilter.__dataclass_fields__ if getattr(flt, name) is not None}
+        return asked <= self.pushed_fields
 
     def to_contact(self, record: Mapping[str, Any]) -> Contact:
         """Map one raw record (vendors without paging override this with their mapper)."""

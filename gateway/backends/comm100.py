@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -27,6 +28,7 @@ from gateway.backends.base import (
     texts,
     timestamp,
 )
+from gateway.backends.index_reads import Pace, SyncPage, read_for_sync
 from gateway.backends.paging import PageRequest, PageWalk, PagingError
 from gateway.config import BackendSettings
 from gateway.model import (
@@ -55,6 +57,11 @@ FIRST_PAGE = 1
 # are the `page_size` setting's default and bound, so an operator can change what is asked for.
 ASSUMED_PAGE_SIZE = 50
 ASSUMED_MAX_PAGE_SIZE = 100
+# A sync pass asks for the largest page, so it reads no more pages than it must.
+SYNC_PAGE_SIZE = ASSUMED_MAX_PAGE_SIZE
+# `max_pages` bounds what one request may walk; a sync pass must read the whole list (10 million
+# contacts at most), still under the walk's other guards (no page twice, the index advancing).
+SYNC_MAX_PAGES = 100_000
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Assumption (the document's only identity type is "Twitter"): the names of the identity types
 # holding an email or a phone number, compared without case. "Email" is also the type written.
@@ -72,6 +79,9 @@ class Comm100Settings(BackendSettings):
     # A config asking for more than the assumed limit is refused at start rather than failing
     # every list (the simulator, like the assumed vendor, answers 400).
     page_size: int = Field(default=ASSUMED_PAGE_SIZE, ge=1, le=ASSUMED_MAX_PAGE_SIZE)
+    # The vendor allows about 300 calls per 5 minutes per IP: a sync pass takes at most a third
+    # of that, leaving the rest to live queries.
+    index_calls_per_minute: int = Field(default=20, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def _one_way_to_authenticate(self) -> Comm100Settings:
@@ -277,6 +287,7 @@ class Comm100Backend(HttpBackend):
     capabilities = frozenset({Capability.READ, Capability.CREATE, Capability.UPDATE, Capability.DELETE})
     native_id_pattern = GUID
     kinds = frozenset({ContactKind.PERSON})
+    syncs_in_pages = True
     settings: Comm100Settings
 
     def auth_headers(self) -> dict[str, str]:
@@ -319,6 +330,29 @@ class Comm100Backend(HttpBackend):
     async def delete(self, native_id: str) -> None:
         self.check_native_id(native_id)
         await self.write("DELETE", self.record_path(RECORD_PATH, native_id))
+
+    async def sync_pages(self, start: str | None, pace: Pace) -> AsyncGenerator[SyncPage, None]:
+        """Every page from `start` (a page index) to the last, each read once and fresh, the
+        vendor's `nextPage` followed under `PageWalk`'s guards."""
+        first = int(start) if start is not None and start.isdigit() else FIRST_PAGE
+        params = {**INCLUDE_IDENTITIES, PARAM_PAGE_SIZE: str(SYNC_PAGE_SIZE)}
+        opening = PageRequest(LIST_PATH, {**params, PARAM_PAGE_INDEX: str(first)}, first)
+        walk = PageWalk(self.settings.url, PARAM_PAGE_INDEX, max(self.settings.max_pages, SYNC_MAX_PAGES), opening)
+        page: PageRequest | None = opening
+        while page is not None:
+            current = page
+            payload = await read_for_sync(functools.partial(self._fresh_page, walk, current), pace)
+            records = self.expect_list(payload, "contacts")
+            page = self._follow(walk, payload.get("nextPage"), current, len(records))
+            mapped = [c for c in (self.map_one(r, to_contact) for r in records) if c is not None]
+            yield SyncPage(mapped, None if page is None else str(page.index))
+
+    async def _fresh_page(self, walk: PageWalk, page: PageRequest) -> Any:
+        try:
+            walk.reading()
+        except PagingError as exc:
+            raise self._paging_failed(exc) from None
+        return await self.read(page.path, page.params, fresh=True)
 
     async def scan(
         self, flt: ContactFilter, position: str | None, limit: int, include_merged: bool = False

@@ -161,6 +161,8 @@ def create_body(changes: ContactChanges) -> dict[str, Any]:
 
 class GenesysBackend(HttpBackend):
     vendor = VENDOR
+    # What `pushdown` sends: the type, from one wanted kind.
+    pushed_fields = frozenset({"kinds"})
     settings_model = GenesysSettings
     # The document types `id` as a free String (its own example is "Some unique id"): anything but
     # control characters, percent-encoded in paths (dot segments are refused by the base).
@@ -210,8 +212,8 @@ class GenesysBackend(HttpBackend):
     def to_contact(self, record: Mapping[str, Any]) -> Contact:
         return to_contact(record, self.name)
 
-    async def fetch_records(self, flt: ContactFilter) -> list[Mapping[str, Any]]:
-        return self.expect_list(await self.read(LIST_PATH, pushdown(flt)), CONTACTS_KEY)
+    async def fetch_records(self, flt: ContactFilter, *, fresh: bool = False) -> list[Mapping[str, Any]]:
+        return self.expect_list(await self.read(LIST_PATH, pushdown(flt), fresh=fresh), CONTACTS_KEY)
 
     async def get(self, native_id: str) -> Contact | None:
         record = await self._record(native_id)

@@ -141,6 +141,8 @@ class MotionCXBackend(HttpBackend):
     write_notes = ("MotionCX documents no writes: read-only",)
     native_id_pattern = INTEGER_ID
     has_disabled_flag = True
+    # What `pushdown` sends: the flags only.
+    pushed_fields = frozenset({"kinds", "disabled"})
     kinds = frozenset({ContactKind.PERSON, ContactKind.AGENT})
     writable_kinds = frozenset()
     settings: MotionCXSettings
@@ -157,8 +159,8 @@ class MotionCXBackend(HttpBackend):
     def to_contact(self, record: Mapping[str, Any]) -> Contact:
         return to_contact(record, self.name)
 
-    async def fetch_records(self, flt: ContactFilter) -> list[Mapping[str, Any]]:
-        return self.expect_list(await self.read(LIST_PATH, pushdown(flt)))
+    async def fetch_records(self, flt: ContactFilter, *, fresh: bool = False) -> list[Mapping[str, Any]]:
+        return self.expect_list(await self.read(LIST_PATH, pushdown(flt), fresh=fresh))
 
     async def get(self, native_id: str) -> Contact | None:
         self.check_native_id(native_id)

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from gateway.simulators.common import SimulatorState, build_app, json_body, keyed_by_id, same_text
-from gateway.simulators.people import AGENTVOICE_CUSTOMERS, CUSTOMERS, NEAR_MISSES, Person, shouted
+from gateway.simulators.people import AGENTVOICE_CUSTOMERS, CUSTOMERS, NEAR_MISSES, Person, generated, shouted
 
 PREFIX = "/api"
 DEMO_API_KEY = "agentvoice-demo-key"
@@ -111,6 +111,11 @@ def sample_records() -> list[dict[str, Any]]:
         stub.update(last_task_run=None, total_tasks_run=0)
         records.append(stub)
     return records
+
+
+def generated_records(people: range) -> list[dict[str, Any]]:
+    """One record per generated person (see `people.generated`), for runs at size."""
+    return [_record(f"generated-{i}", generated(i), i, _crm(i)) for i in people]
 
 
 class AgentVoiceSimulator:

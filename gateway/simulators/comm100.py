@@ -25,6 +25,7 @@ from gateway.simulators.people import (
     CUSTOMERS,
     NEAR_MISSES,
     Person,
+    generated,
     shouted,
     us_national,
 )
@@ -62,6 +63,13 @@ WRITABLE = {
     "mergeToContactId",
     "contactIdentities",
 }
+FILTER_PARAMS = (
+    "contactKeywords",
+    "contactIdentityType",
+    "contactIdentityValue",
+    "contactIdentityName",
+    "contactIdentityValueSearch",
+)
 IDENTITY_FIELDS = {
     "id",
     "contactId",
@@ -182,6 +190,11 @@ def sample_records() -> list[dict[str, Any]]:
     return records
 
 
+def generated_records(people: range) -> list[dict[str, Any]]:
+    """One record per generated person (see `people.generated`), for runs at size."""
+    return [_record(f"generated-{i}", generated(i), i) for i in people]
+
+
 class Comm100Simulator:
     """One simulated Comm100 site; `app` is the ASGI app, `state` the request log and faults."""
 
@@ -251,7 +264,10 @@ class Comm100Simulator:
             return _error(400, "pageIndex and pageSize must be integers")
         if page_index < 1 or not 1 <= page_size <= 100:
             return _error(400, "pageIndex starts at 1; pageSize is between 1 and 100")
-        matching = [r for r in self.records.values() if _matches(r, q, exact=self.case_sensitive)]
+        # Unfiltered (as every sync pass asks): no record needs testing.
+        filtered = any(q.get(p) for p in FILTER_PARAMS)
+        everything = list(self.records.values())
+        matching = [r for r in everything if _matches(r, q, exact=self.case_sensitive)] if filtered else everything
         start = (page_index - 1) * page_size
         page = matching[start : start + page_size]
         next_page = _page_url(request, page_index + 1) if start + page_size < len(matching) else None

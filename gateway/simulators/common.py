@@ -34,6 +34,8 @@ class Fault:
     body: bytes = b""
     times: int | None = None
     path_prefix: str = ""
+    # Matching requests to let through untouched before the fault starts (e.g. "fail page 3").
+    after: int = 0
 
 
 @dataclass(slots=True)
@@ -67,6 +69,9 @@ class SimulatorState:
     def take_fault(self, path: str) -> Fault | None:
         for fault in self.faults:
             if path.startswith(fault.path_prefix):
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
                 if fault.times is not None:
                     fault.times -= 1
                     if fault.times <= 0:

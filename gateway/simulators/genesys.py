@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from gateway.simulators.common import SimulatorState, build_app, keyed_by_id, same_text
-from gateway.simulators.people import AGENTS, CUSTOMERS, GENESYS_CUSTOMERS, us_dashed, us_national
+from gateway.simulators.people import AGENTS, CUSTOMERS, GENESYS_CUSTOMERS, generated, us_dashed, us_national
 
 PREFIX = "/api/v2"
 DEMO_ADMIN = ("gws-admin", "gws-admin-password")
@@ -85,6 +85,19 @@ def sample_records() -> list[dict[str, Any]]:
             }
         )
     return records
+
+
+def generated_records(people: range) -> list[dict[str, Any]]:
+    """A Custom contact per generated person (see `people.generated`), for runs at size."""
+    return [
+        {
+            "id": contact_id(f"generated-{i}"),
+            "name": generated(i).name,
+            "type": "Custom",
+            "phoneNumber": generated(i).phone,
+        }
+        for i in people
+    ]
 
 
 class GenesysSimulator:

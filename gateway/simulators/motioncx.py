@@ -31,6 +31,7 @@ from gateway.simulators.people import (
     MOTIONCX_CUSTOMERS,
     NEAR_MISSES,
     Person,
+    generated,
     shouted,
     us_dashed,
     us_digits,
@@ -98,6 +99,11 @@ def sample_records() -> list[dict[str, Any]]:
     odd["displayName"] = [{**odd, "displayName": "Test Agent"}]
     records.append(odd)
     return records
+
+
+def generated_records(people: range) -> list[dict[str, Any]]:
+    """One customer record per generated person (see `people.generated`), for runs at size."""
+    return [_record(1000 + i, generated(i), agent=False) for i in people]
 
 
 class MotionCXSimulator:

@@ -237,3 +237,31 @@ def shouted(email: str) -> str:
     local, _, domain = email.partition("@")
     head, _, tld = domain.rpartition(".")
     return f"{local.title()}@{head.upper()}.{tld}"
+
+
+def generated(index: int) -> Person:
+    """The `index`-th generated person (for `demo --contacts N` and scale tests): a distinct
+    email and phone each, one of a hundred companies ("Company 0" ... "Company 99")."""
+    first, last = _FIRST[index % len(_FIRST)], _LAST[(index // len(_FIRST)) % len(_LAST)]
+    city, region, postal, country = _CITIES[index % len(_CITIES)]
+    area = ("415", "512", "206", "312", "646", "303")[index % 6]
+    exchange = 200 + (index // 10_000) % 800
+    return Person(
+        first=first,
+        last=last,
+        email=f"{first}.{last}.{index}@company{index % 100}.example".lower(),
+        phone=f"+1{area}{exchange}{index % 10_000:04d}",
+        company=f"Company {index % 100}",
+        title=_TITLES[index % len(_TITLES)],
+        city=city,
+        region=region,
+        postal_code=postal,
+        country=country,
+    )
+
+
+def generated_share(vendor_rank: int, count: int) -> range:
+    """Which generated people the `vendor_rank`-th simulator holds: `count` of them, each vendor
+    shifted by a quarter, so neighbours share three quarters of their people."""
+    start = vendor_rank * (count // 4)
+    return range(start, start + count)

@@ -1,0 +1,67 @@
+"""The contact index's settings (`index:` in the config): which database, how often a pass runs,
+and where the default SQLite file lives. Validated with the rest of the config (gateway.config)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+APP_NAME = "contact-gateway"
+INDEX_FILE = "index.db"
+INDEX_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+
+
+class IndexSettings(BaseModel):
+    """The contact index (gateway/index/). `index: false` in the config turns it off."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    # Default: sqlite+aiosqlite:/// + index.db under server.data_dir. Secret: it may hold a password.
+    url: SecretStr | None = None
+    # PostgreSQL only: the schema its tables live in (default: the connection's search_path).
+    schema_name: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+    refresh_s: float = Field(default=900.0, ge=1.0)
+
+    @field_validator("url")
+    @classmethod
+    def _known_database(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(INDEX_SCHEMES):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    def password(self) -> str | None:
+        if self.url is None:
+            return None
+        try:
+            return sqlalchemy.engine.make_url(self.url.get_secret_value()).password
+        except sqlalchemy.exc.ArgumentError:
+            return None
+
+
+def index_switch(value: Any) -> Any:
+    """`index: false` turns the index off; `index: true` or an empty `index:` keeps the defaults."""
+    if value is False:
+        return {"enabled": False}
+    if value is True or value is None:
+        return {}
+    return value
+
+
+def index_url(index: IndexSettings, data_dir: Path) -> str | None:
+    """The index database's URL (default: a SQLite file in `data_dir`), or None when it is off."""
+    if not index.enabled:
+        return None
+    if index.url is not None:
+        return index.url.get_secret_value()
+    return f"sqlite+aiosqlite:///{data_dir / INDEX_FILE}"
+
+
+def describe_index(url: str | None) -> str:
+    """Where the index is, for people (never with a password)."""
+    if url is None:
+        return "off (index: false): every query is answered live"
+    return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)

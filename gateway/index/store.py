@@ -1,0 +1,406 @@
+"""`ContactIndex`: the one owner of the index database (SQLite through aiosqlite by default,
+PostgreSQL through asyncpg for several instances). Everything else asks it questions named for
+what they answer (`contacts_page`, `count_matching`, `people_page`, `person_of`) and never
+touches SQL.
+
+The schema is brought to the newest Alembic revision at `open()`, under a lock (a PostgreSQL
+advisory lock; SQLite serialises writers itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import hashlib
+import logging
+import weakref
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, and_, delete, event, func, or_, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from gateway.index import identity, people_queries, records
+from gateway.index.filters import listed, matching
+from gateway.index.tables import backends, contacts, keys, people
+from gateway.index.upsert import delete_one, upsert_contacts, write_one
+from gateway.model import Contact, ContactFilter
+
+log = logging.getLogger("gateway.index")
+MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+# What a database that is down, refuses us or is misconfigured raises: reported in one line.
+INDEX_UNAVAILABLE = (SQLAlchemyError, OSError, asyncio.TimeoutError)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line about a database failure (its first line: no statement, no parameters)."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {detail[0] if detail else 'no detail'}"
+
+
+class IndexState(enum.Enum):
+    """What `Backend.index.state` says."""
+
+    NOT_SYNCED = "NOT_SYNCED"  # no full pass has completed yet: queries on it go live
+    SYNCED = "SYNCED"
+    FAILED = "FAILED"  # the last pass failed; the previous index (if any) still answers
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStatus:
+    state: IndexState
+    synced_at: datetime | None
+    records: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PassStart:
+    """Where a pass begins: its number, and the vendor position an interrupted pass resumes from."""
+
+    number: int
+    resume_from: str | None
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One gateway's view of the index: its namespaces in configured order (ranks), named by a hash."""
+
+    name: str
+    ranks: Mapping[str, int]
+
+    @classmethod
+    def of(cls, namespaces: Sequence[str]) -> Deployment:
+        name = hashlib.sha256("\x1f".join(namespaces).encode()).hexdigest()[:32]
+        return cls(name, {ns: rank for rank, ns in enumerate(namespaces)})
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands times back without their zone; they were stored in UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class ContactIndex:
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        self.url = make_url(url)
+        self.schema = schema
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._engine: AsyncEngine | None = None
+        self._local_locks: dict[str, asyncio.Lock] = {}
+        self._sqlite_writer = asyncio.Lock()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("the contact index is not open")
+        return self._engine
+
+    @property
+    def is_open(self) -> bool:
+        return self._engine is not None
+
+    async def open(self) -> None:
+        """Connect and bring the schema to the newest migration (once, under a lock)."""
+        if self._engine is not None:
+            return
+        connect_args: dict[str, Any] = {}
+        if self.is_sqlite:
+            if self.url.database:
+                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_S
+        elif self.schema:
+            connect_args["server_settings"] = {"search_path": self.schema}
+        engine = create_async_engine(
+            self.url, connect_args=connect_args, json_serializer=_json_text, json_deserializer=orjson.loads
+        )
+        if self.is_sqlite:
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        try:
+            async with _migration_lock(), engine.begin() as conn:
+                if not self.is_sqlite:
+                    if self.schema:
+                        await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._lock_key("migrate")})
+                await conn.run_sync(_upgrade)
+        except BaseException:
+            await engine.dispose()
+            raise
+        self._engine = engine
+
+    async def aclose(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    def _lock_key(self, name: str) -> int:
+        digest = hashlib.sha256(f"contact-gateway\x1f{self.schema or ''}\x1f{name}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """Try to hold `name` against every other instance (PostgreSQL: a session advisory lock
+        held for the block; SQLite: one process, so a local lock). Yields whether it is held."""
+        if self.is_sqlite:
+            lock = self._local_locks.setdefault(name, asyncio.Lock())
+            if lock.locked():
+                yield False
+                return
+            async with lock:
+                yield True
+            return
+        key = self._lock_key(name)
+        async with self.engine.connect() as conn:
+            held = bool((await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})).scalar())
+            await conn.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    await conn.commit()
+
+    # ------------------------------------------------------------------ state
+
+    async def status(self, namespaces: Sequence[str]) -> dict[str, IndexStatus]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(backends).where(backends.c.namespace.in_(list(namespaces))))
+            found = {row.namespace: row for row in rows}
+        result = {}
+        for ns in namespaces:
+            row = found.get(ns)
+            if row is None:
+                result[ns] = IndexStatus(IndexState.NOT_SYNCED, None, 0, None)
+                continue
+            state = IndexState.SYNCED if row.synced_at else IndexState.NOT_SYNCED
+            if row.last_error:
+                state = IndexState.FAILED
+            result[ns] = IndexStatus(state, _aware(row.synced_at), row.records, row.last_error)
+        return result
+
+    async def synced(self, namespaces: Sequence[str]) -> set[str]:
+        """The namespaces whose first full pass has completed (their index can answer)."""
+        query = select(backends.c.namespace).where(
+            backends.c.namespace.in_(list(namespaces)), backends.c.synced_at.is_not(None)
+        )
+        async with self.engine.connect() as conn:
+            return set((await conn.execute(query)).scalars())
+
+    # ------------------------------------------------------------------ contacts
+
+    async def contacts_page(
+        self, namespace: str, flt: ContactFilter, region: str, include_merged: bool, after: int | None, limit: int
+    ) -> list[tuple[Contact, int]]:
+        """Up to `limit` matching contacts after position `after`, in the vendor's order."""
+        query = (
+            select(contacts.c.record, contacts.c.position)
+            .where(contacts.c.namespace == namespace, matching(flt, region), listed(flt, include_merged))
+            .order_by(contacts.c.position)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(contacts.c.position > after)
+        async with self.engine.connect() as conn:
+            return [(records.to_contact(r.record), r.position) for r in await conn.execute(query)]
+
+    async def count_matching(self, namespace: str, flt: ContactFilter, region: str, include_merged: bool) -> int:
+        query = select(func.count()).where(
+            contacts.c.namespace == namespace, matching(flt, region), listed(flt, include_merged)
+        )
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    # ------------------------------------------------------------------ people
+
+    async def people_page(
+        self,
+        deployment: Deployment,
+        visible: Sequence[str],
+        flt: ContactFilter,
+        region: str,
+        after: int | None,
+        limit: int,
+    ) -> list[tuple[int, list[Contact]]]:
+        """Up to `limit` people (first visible ordinal, visible contacts in order) after `after`."""
+        if set(visible) == set(deployment.ranks):
+            named = people_queries.named(deployment.name, visible, flt, region)
+            if after is not None:
+                named = named.where(people.c.group_ordinal > after)
+            page = named.distinct().order_by(people.c.group_ordinal).limit(limit)
+            page = page.add_columns(people.c.group_ordinal.label("first"))
+        else:
+            groups = people_queries.grouped(deployment.name, visible, flt, region)
+            page = select(groups.c.group_ordinal, groups.c.first).order_by(groups.c.first).limit(limit)
+            if after is not None:
+                page = page.where(groups.c.first > after)
+        async with self.engine.connect() as conn:
+            chosen = list(await conn.execute(page))
+            members = await people_queries.members(conn, deployment.name, visible, [g for g, _ in chosen])
+        return [(first, members.get(group, [])) for group, first in chosen]
+
+    async def count_people(
+        self, deployment: Deployment, visible: Sequence[str], flt: ContactFilter, region: str
+    ) -> int:
+        if set(visible) == set(deployment.ranks):
+            named = people_queries.named(deployment.name, visible, flt, region)
+            query = named.with_only_columns(func.count(func.distinct(people.c.group_ordinal)))
+        else:
+            query = select(func.count()).select_from(people_queries.grouped(deployment.name, visible, flt, region))
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def people_of(
+        self, deployment: Deployment, visible: Sequence[str], records: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[Contact]]:
+        """For each (namespace, native id), the visible contacts of the person holding it, in
+        order; absent when the index has no such contact in a group. One lookup for a page."""
+        if not records:
+            return {}
+        wanted = [and_(contacts.c.namespace == ns, contacts.c.native_id == native) for ns, native in records]
+        groups = (
+            select(contacts.c.namespace, contacts.c.native_id, people.c.group_ordinal)
+            .select_from(people.join(contacts, contacts.c.id == people.c.contact_id))
+            .where(people.c.deployment == deployment.name, or_(*wanted))
+        )
+        async with self.engine.connect() as conn:
+            found = {(ns, native): group for ns, native, group in await conn.execute(groups)}
+            members = await people_queries.members(conn, deployment.name, visible, sorted(set(found.values())))
+        return {record: members.get(group, []) for record, group in found.items()}
+
+    # ------------------------------------------------------------------ sync passes and writes
+
+    @contextlib.asynccontextmanager
+    async def _writing(self, *, people_too: bool = False) -> AsyncIterator[AsyncConnection]:
+        """One write transaction. SQLite: one writer at a time in this (the only) process, so
+        no transaction fails on the file's lock. PostgreSQL: whoever changes people holds the
+        people lock to the end of its transaction, so two regroupings never interleave."""
+        if self.is_sqlite:
+            async with self._sqlite_writer, self.engine.begin() as conn:
+                yield conn
+            return
+        async with self.engine.begin() as conn:
+            if people_too:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._lock_key("people")})
+            yield conn
+
+    async def begin_pass(self, namespace: str, backend: str) -> PassStart:
+        """Start a pass, or resume the one a failure interrupted (its rows keep their number)."""
+        async with self._writing() as conn:
+            row = (await conn.execute(select(backends).where(backends.c.namespace == namespace))).first()
+            if row is None:
+                await conn.execute(
+                    backends.insert().values(
+                        namespace=namespace, backend=backend, pass_number=1, resume_position=0, records=0
+                    )
+                )
+                return PassStart(1, None, 0)
+            if row.resume_from is not None:
+                return PassStart(row.pass_number, row.resume_from, row.resume_position)
+            number = row.pass_number + 1
+            await conn.execute(
+                update(backends)
+                .where(backends.c.namespace == namespace)
+                .values(pass_number=number, resume_position=0, backend=backend)
+            )
+            return PassStart(number, None, 0)
+
+    async def store_page(
+        self, namespace: str, number: int, page: Sequence[Contact], position: int, resume_from: str | None, region: str
+    ) -> None:
+        """Write one page of a pass (positions from `position` on) and where the next one starts."""
+        async with self._writing() as conn:
+            rows = [(c, position + k) for k, c in enumerate(page)]
+            await upsert_contacts(conn, self.is_sqlite, namespace, number, rows, region)
+            await conn.execute(
+                update(backends)
+                .where(backends.c.namespace == namespace)
+                .values(resume_from=resume_from, resume_position=position + len(page))
+            )
+
+    async def finish_pass(self, namespace: str, number: int) -> int:
+        """A completed pass: records it did not see leave the index. The number of records. The
+        backend is SYNCED only once `publish` has rebuilt the people with it."""
+        async with self._writing(people_too=True) as conn:
+            stale = select(contacts.c.id).where(contacts.c.namespace == namespace, contacts.c.pass_number != number)
+            await conn.execute(delete(keys).where(keys.c.contact_id.in_(stale)))
+            await conn.execute(delete(people).where(people.c.contact_id.in_(stale)))
+            await conn.execute(delete(contacts).where(contacts.c.id.in_(stale)))
+            await conn.execute(update(backends).where(backends.c.namespace == namespace).values(resume_from=None))
+            return int((await conn.execute(select(func.count()).where(contacts.c.namespace == namespace))).scalar_one())
+
+    async def publish(self, deployment: Deployment, completed: Mapping[str, int]) -> None:
+        """Rebuild the deployment's people and mark the `completed` namespaces SYNCED (with their
+        record counts) in one transaction: a backend is never SYNCED with stale people."""
+        async with self._writing(people_too=True) as conn:
+            await identity.regroup_all(conn, deployment.name, deployment.ranks)
+            now = datetime.now(UTC)
+            for namespace, count in completed.items():
+                await conn.execute(
+                    update(backends)
+                    .where(backends.c.namespace == namespace)
+                    .values(synced_at=now, records=count, last_error=None, failed_at=None)
+                )
+        # Fresh statistics, so the planner looks a filter up by its index instead of walking
+        # every person (SQLite keeps none unless asked; PostgreSQL's autovacuum may lag a pass).
+        async with self._writing() as conn:
+            for table in (contacts, keys, people):
+                await conn.execute(text(f"ANALYZE {table.name}"))
+
+    async def fail_pass(self, namespace: str, error: str, resumable: bool) -> None:
+        """A pass that failed: the previous index stays; the next pass resumes when `resumable`."""
+        values: dict[str, Any] = {"last_error": error, "failed_at": datetime.now(UTC)}
+        if not resumable:
+            values["resume_from"] = None
+        async with self._writing() as conn:
+            await conn.execute(update(backends).where(backends.c.namespace == namespace).values(**values))
+
+    async def record_written(self, deployment: Deployment, namespace: str, contact: Contact, region: str) -> None:
+        """A write through the gateway: the record's row, keys and people, before the mutation returns."""
+        async with self._writing(people_too=True) as conn:
+            await write_one(conn, self.is_sqlite, deployment.name, deployment.ranks, namespace, contact, region)
+
+    async def record_deleted(self, deployment: Deployment, namespace: str, native_id: str) -> None:
+        async with self._writing(people_too=True) as conn:
+            await delete_one(conn, deployment.name, deployment.ranks, namespace, native_id)
+
+
+# Alembic keeps its running migration in module globals: one migration at a time per process
+# (other processes are kept out by the database's own lock). One lock per event loop.
+_MIGRATION_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _migration_lock() -> asyncio.Lock:
+    return _MIGRATION_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+
+
+def _json_text(value: Any) -> str:
+    # orjson: an order of magnitude faster than the standard json module, and it writes the
+    # `Contact` dataclass (times, enums) as it is.
+    return orjson.dumps(value).decode()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL: readers are never blocked by a sync writing pages; foreign keys: rows go with their contact.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _upgrade(connection: Connection) -> None:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
