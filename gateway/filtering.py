@@ -56,6 +56,18 @@ def _same_text(a: str | None, b: str) -> bool:
     return a is not None and a.strip().casefold() == b.strip().casefold()
 
 
+def search_haystack(contact: Contact) -> list[str | None]:
+    """The texts `search` looks in (the live filter and the index read the same)."""
+    return [
+        contact.display_name,
+        contact.first_name,
+        contact.last_name,
+        contact.company,
+        contact.alias,
+        *contact.emails,
+    ]
+
+
 def matches(contact: Contact, flt: ContactFilter, region: str = "US") -> bool:
     """True when `contact` satisfies every field of `flt`."""
     if flt.kinds is not None and contact.kind not in flt.kinds:
@@ -87,15 +99,7 @@ def matches(contact: Contact, flt: ContactFilter, region: str = "US") -> bool:
             return False
     if flt.search is not None:
         needle = flt.search.strip().casefold()
-        haystack = [
-            contact.display_name,
-            contact.first_name,
-            contact.last_name,
-            contact.company,
-            contact.alias,
-            *contact.emails,
-        ]
-        if needle and not any(h is not None and needle in h.casefold() for h in haystack):
+        if needle and not any(h is not None and needle in h.casefold() for h in search_haystack(contact)):
             return False
     return True
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from gateway.filtering import normalize_email, normalize_phone
+from gateway.filtering import normalize_email, normalize_phone, search_haystack
 from gateway.model import Address, Contact, ContactIdentity, ContactKind, ExternalId, PhoneNumber
 
 # Joined into `search_text`: a character no search needle can usefully contain.
@@ -44,14 +44,7 @@ def contact_keys(contact: Contact, region: str) -> set[str]:
 
 def contact_row(contact: Contact) -> dict[str, Any]:
     """The columns of `index_contacts` for `contact` (namespace, position and pass are the caller's)."""
-    haystack = [
-        contact.display_name,
-        contact.first_name,
-        contact.last_name,
-        contact.company,
-        contact.alias,
-        *contact.emails,
-    ]
+    haystack = search_haystack(contact)
     return {
         "native_id": contact.native_id,
         "kind": contact.kind.value,
