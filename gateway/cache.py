@@ -238,12 +238,9 @@ class ReadCache:
         log_ = CURRENT.get()
         generation = await self.generation(namespace) if ttl_s > 0 else None
         key = f"{PREFIX}:{namespace}:{generation}:{call}"
-        entry: Entry | None = None
-        if generation is not None:
-            _, stored = await self._guarded(lambda: self.store.get(key))
-            entry = Entry.from_stored(stored)
+        entry = (await self._entry(key))[1] if generation is not None else None
         now = time.time()
-        if entry is not None and entry.age(now) < ttl_s:
+        if entry is not None and entry.fresh(ttl_s, now):
             self.on_event(backend, "hit")
             # A hit never waits on I/O in memory: yield, so a loop of hits cannot hold the loop.
             await asyncio.sleep(0)
@@ -298,9 +295,8 @@ class ReadCache:
                     return entry.unwrap(backend)
             else:
                 # Another instance may have stored the entry between our miss and our lock.
-                _, stored = await self._guarded(lambda: self.store.get(key))
-                entry = Entry.from_stored(stored)
-                if entry is not None and entry.age(time.time()) < ttl_s:
+                _, entry = await self._entry(key)
+                if entry is not None and entry.fresh(ttl_s):
                     await self._release(lock)
                     return entry.unwrap(backend)
         try:
@@ -328,16 +324,19 @@ class ReadCache:
         give_up = time.monotonic() + min(lease_s, budget if budget is not None else lease_s)
         while time.monotonic() < give_up:
             await asyncio.sleep(LOAD_POLL_S)
-            ok, stored = await self._guarded(lambda: self.store.get(key))
-            entry = Entry.from_stored(stored) if ok else None
-            if not ok or (entry is not None and entry.age(time.time()) < ttl_s):
+            ok, entry = await self._entry(key)
+            if not ok or (entry is not None and entry.fresh(ttl_s)):
                 return entry
             ok, held = await self._guarded(lambda: self.store.exists(f"{key}:lock"))
             if not ok or not held:
-                ok, stored = await self._guarded(lambda: self.store.get(key))
-                entry = Entry.from_stored(stored) if ok else None
-                return entry if entry is not None and entry.age(time.time()) < ttl_s else None
+                ok, entry = await self._entry(key)
+                return entry if entry is not None and entry.fresh(ttl_s) else None
         return None
+
+    async def _entry(self, key: str) -> tuple[bool, Entry | None]:
+        """(reachable, the entry stored under `key` if any)."""
+        ok, stored = await self._guarded(lambda: self.store.get(key))
+        return ok, Entry.from_stored(stored) if ok else None
 
     async def _store(self, key: str, generation: int | None, entry: Entry, keep_s: float) -> None:
         if generation is None or keep_s <= 0:

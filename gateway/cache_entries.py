@@ -4,6 +4,7 @@ parameter, email or name appears in clear)."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,9 @@ class Entry:
 
     def age(self, now: float) -> float:
         return now - self.stored_at
+
+    def fresh(self, ttl_s: float, now: float | None = None) -> bool:
+        return self.age(time.time() if now is None else now) < ttl_s
 
     def to_wire(self) -> dict[str, Any]:
         return {"stored_at": self.stored_at, "payload": self.payload, "missing": self.missing}

@@ -82,10 +82,8 @@ def redis_available() -> str | None:
          "--save", "", "--appendonly", "no"],
         capture_output=True, timeout=30, check=False,
     )  # fmt: skip
-    for _ in range(50):
-        if _port_open(REDIS_HOST, REDIS_PORT):
-            return None
-        time.sleep(0.1)
+    if _answers_within(REDIS_HOST, REDIS_PORT, 5.0):
+        return None
     return f"no Redis answers at {REDIS_HOST}:{REDIS_PORT} and redis-server could not be started"
 
 
@@ -117,10 +115,8 @@ def postgres_available() -> str | None:
         ["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1], "main", "start"],
         capture_output=True, timeout=60, check=False,
     )  # fmt: skip
-    for _ in range(100):
-        if _port_open(POSTGRES_HOST, POSTGRES_PORT):
-            return None
-        time.sleep(0.1)
+    if _answers_within(POSTGRES_HOST, POSTGRES_PORT, 10.0):
+        return None
     return f"no PostgreSQL answers at {POSTGRES_HOST}:{POSTGRES_PORT} and its cluster could not be started"
 
 
@@ -136,13 +132,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
+def _answers_within(host: str, port: int, seconds: float) -> bool:
+    """Whether something listens on host:port within `seconds` (polled)."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if _port_open("127.0.0.1", port):
-            return
+        if _port_open(host, port):
+            return True
         time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+    return False
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    if not _answers_within("127.0.0.1", port, timeout):
+        raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
 class RedisServer:
