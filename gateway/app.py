@@ -159,6 +159,9 @@ def app_from_environment() -> Starlette:
     from gateway import logs
     from gateway.backends.registry import settings_models
     from gateway.config import load_config
+    from gateway.serving import settle_heap
 
     logs.configure(os.environ.get(LOG_FORMAT_ENV, "text"))
-    return create_app(load_config(os.environ[CONFIG_ENV], settings_models()))
+    app = create_app(load_config(os.environ[CONFIG_ENV], settings_models()))
+    settle_heap()
+    return app

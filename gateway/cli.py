@@ -78,7 +78,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def banner() -> None:
         print(f"contact-gateway: serving on {url}", flush=True)
 
-    asyncio.run(serve_all([(server, sock)], on_ready=banner))
+    asyncio.run(serve_all([(server, sock)], on_ready=banner, settle=True))
     return 0
 
 

@@ -114,7 +114,7 @@ async def _run_demo(host: str, port: int, out: Any, contacts: int | None, data_d
         )
         print(f"\nGraphiQL: {url}\n(open it in a browser; Ctrl-C stops the demo)", file=out, flush=True)
 
-    await serve_all([(make_server(app), main_socket), *sides], on_ready=banner)
+    await serve_all([(make_server(app), main_socket), *sides], on_ready=banner, settle=True)
 
 
 def main(host: str, port: int, contacts: int | None = None) -> None:

@@ -1,14 +1,17 @@
 """What carries the vendor calls under httpx: aiohttp's connection pool by default, chosen by
 measurement (bench/README.md). httpcore's pool checks every pooled connection for expiry on every
 request (a socket call each), so its CPU per call grows with the number of connections; aiohttp's
-does not. `transport: httpcore` on a backend goes back to httpx's own (it honours HTTP(S)_PROXY
-from the environment, which this one does not).
+does not. `transport: httpcore` on a backend goes back to httpx's own, through the proxy that
+HTTP(S)_PROXY / ALL_PROXY name for the vendor's URL (NO_PROXY honoured); this one uses none.
 
 aiohttp's failures are mapped the way the gateway reads httpx's: a connection the vendor dropped is
 "cannot be reached" (BACKEND_UNAVAILABLE), not a timeout.
 """
 
 from __future__ import annotations
+
+import urllib.request
+from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
@@ -45,6 +48,17 @@ def _remapped(exc: httpx.TransportError, request: httpx.Request) -> httpx.Transp
     return exc
 
 
-def vendor_transport(kind: str) -> httpx.AsyncBaseTransport | None:
-    """The transport for a backend's client; None lets httpx build its own (httpcore)."""
-    return VendorTransport() if kind == "aiohttp" else None
+def vendor_transport(kind: str, url: str) -> httpx.AsyncBaseTransport:
+    """The transport a backend's calls to `url` go over."""
+    if kind == "aiohttp":
+        return VendorTransport()
+    return httpx.AsyncHTTPTransport(proxy=environment_proxy(url))
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY)."""
+    parts = urlsplit(url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(parts.scheme) or proxies.get("all")
