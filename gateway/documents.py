@@ -1,5 +1,6 @@
-"""GraphQL documents: parsed once per text (a shared LRU), never past `server.max_tokens` tokens, and
-the operation to run chosen as the spec says (several operations need an operationName).
+"""GraphQL documents: parsed once per text (a shared LRU), never past `server.max_tokens` tokens,
+the operation to run chosen as the spec says (several operations need an operationName), and
+validated once per text and schema.
 
 The HTTP layer parses first: a document that is too big or malformed is refused before any
 validation (the expensive step), and the parsed document is what both the response cache and
@@ -8,9 +9,19 @@ execution use.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
-from graphql import DocumentNode, GraphQLSyntaxError, OperationDefinitionNode, parse
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    OperationDefinitionNode,
+    parse,
+    validate,
+)
 
 from gateway import errors
 
@@ -36,6 +47,25 @@ def parse_document(query: str, max_tokens: int) -> DocumentNode:
         if "more than" in message and "tokens" in message:
             message += " (server.max_tokens)"
         raise errors.GraphQLParseFailed(message, locations=where) from None
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: a cheap cache key
+class Validation:
+    """What a document is validated against: a schema and the rules it must pass."""
+
+    schema: GraphQLSchema
+    rules: tuple[type[ASTValidationRule], ...]
+
+
+@lru_cache(maxsize=PARSED_DOCUMENTS)
+def _validation_errors(query: str, max_tokens: int, validation: Validation) -> tuple[GraphQLError, ...]:
+    return tuple(validate(validation.schema, _parse(query, max_tokens), list(validation.rules)))
+
+
+def validation_errors(query: str, max_tokens: int, validation: Validation) -> tuple[GraphQLError, ...]:
+    """Why the document `query` (parsed by `parse_document` with the same `max_tokens`) cannot run;
+    empty when it can. Keyed by the text, not the parsed tree (hashing a tree walks all of it)."""
+    return _validation_errors(query, max_tokens, validation)
 
 
 def operations(document: DocumentNode) -> list[OperationDefinitionNode]:

@@ -14,22 +14,22 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from inspect import isawaitable
 from typing import Any
 
-import strawberry
 from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError
-from graphql.execution import ExperimentalIncrementalExecutionResults
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from graphql.execution import ExperimentalIncrementalExecutionResults, experimental_execute_incrementally
 from strawberry.types.graphql import OperationType
 
 from gateway import cache, errors, incremental, tracing
 from gateway.cache import RequestCacheLog
-from gateway.documents import DocumentError, chosen_operation, parse_document
+from gateway.documents import DocumentError, chosen_operation, parse_document, validation_errors
 from gateway.http import REQUEST_ID
 from gateway.resilience import DEADLINE
 from gateway.runtime import Gateway
 from resolvers.context import RequestContext
 from resolvers.cursor import SIGNING_KEY
+from schema.root import GatewaySchema
 
 log = logging.getLogger("gateway.execution")
 
@@ -120,7 +120,7 @@ def prepare(gateway: Gateway, query: str | None, operation_name: str | None) -> 
 
 
 async def execute(
-    schema: strawberry.Schema,
+    schema: GatewaySchema,
     gateway: Gateway,
     query: str | None,
     variables: dict[str, Any] | None = None,
@@ -133,7 +133,7 @@ async def execute(
 ) -> Outcome:
     """Execute under the gateway's whole-request deadline; never raises. `document` is the
     parsed `query` when the caller has it already (see `prepare`)."""
-    if document is None:
+    if document is None or query is None:
         try:
             document = prepare(gateway, query, operation_name)
         except DocumentError as exc:
@@ -152,7 +152,9 @@ async def execute(
     try:
         with tracing.span("graphql.operation", attributes) as current:
             outcome = _shape(
-                await _run(schema, query, variables, operation_name, context, deadline, allowed), cache_log, context
+                await _run(schema, query or "", variables, operation_name, context, deadline, allowed),
+                cache_log,
+                context,
             )
             tracing.outcome(current, outcome.label(), error=outcome.label() in ("error", "rejected"))
     finally:
@@ -165,40 +167,42 @@ async def execute(
 
 
 async def _run(
-    schema: strawberry.Schema,
-    query: str | None,
+    schema: GatewaySchema,
+    query: str,
     variables: dict[str, Any] | None,
     operation_name: str | None,
     context: RequestContext,
     deadline: float,
     allowed: Iterable[OperationType] | None,
 ) -> Outcome:
-    try:
-        # Vendor calls stop at the deadline themselves (their part becomes BACKEND_TIMEOUT); this
-        # is the backstop for anything else, with a little grace to shape the partial answer.
-        async with asyncio.timeout(deadline + DEADLINE_GRACE_S):
-            result = await schema.execute(
-                query,
-                variable_values=variables,
-                context_value=context,
-                operation_name=operation_name,
-                allowed_operation_types=allowed,
-            )
-    except InvalidOperationTypeError:
+    """Validate (once per document text), then execute with graphql-core over the schema strawberry
+    built. Strawberry's own `Schema.execute` would parse, choose the operation and validate again,
+    around a dozen extension hooks made anew for every request; the gateway has done the first
+    two already and caches the third, so the document goes straight to the executor."""
+    operation = chosen_operation(context.document, operation_name)
+    if allowed is not None and operation.operation.value not in {kind.value for kind in allowed}:
         return Outcome(
             request_error(errors.BadUserInput("this operation type is not allowed with GET; use POST")),
             has_data=False,
             operation_not_allowed=True,
         )
-    except CannotGetOperationTypeError:
-        return Outcome(
-            request_error(
-                errors.BadUserInput(f"the document has no operation named '{operation_name}'")
-                if operation_name
-                else errors.BadUserInput("the document has several operations: give operationName")
-            ),
-            has_data=False,
-        )
+    invalid = validation_errors(query, context.gateway.settings.server.max_tokens, schema.validation)
+    if invalid:
+        return Outcome({"errors": [client_error(e, context) for e in invalid]}, has_data=False)
+    try:
+        # Vendor calls stop at the deadline themselves (their part becomes BACKEND_TIMEOUT); this
+        # is the backstop for anything else, with a little grace to shape the partial answer.
+        async with asyncio.timeout(deadline + DEADLINE_GRACE_S):
+            result = experimental_execute_incrementally(
+                schema._schema,
+                context.document,
+                context_value=context,
+                variable_values=variables,
+                operation_name=operation_name,
+                executor_class=schema.execution_context_class,
+            )
+            if isawaitable(result):
+                result = await result
     except TimeoutError:
         error = errors.BackendTimeout(
             f"the request did not finish within the {deadline:g} s deadline (server.deadline_s)"
@@ -206,14 +210,13 @@ async def _run(
         return Outcome({"data": None, **request_error(error)}, has_data=True)
     if isinstance(result, ExperimentalIncrementalExecutionResults):
         return _incremental_outcome(result, context)
+    found = [*(result.errors or []), *_partial_graphql_errors(context, 0)]
     body: dict[str, Any] = {}
-    if result.errors:
-        body["errors"] = [client_error(e, context) for e in result.errors]
+    if found:
+        body["errors"] = [client_error(e, context) for e in found]
     executed = result.data is not None or not _is_request_error(result.errors)
     if executed:  # the spec: no `data` entry when the request failed before execution
         body["data"] = result.data
-    if result.extensions:
-        body["extensions"] = result.extensions
     return Outcome(body, has_data=executed)
 
 

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from graphql import ASTValidationRule, NoSchemaIntrospectionCustomRule, specified_rules
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
 
 from gateway.config import ServerSettings
+from gateway.documents import Validation
 from gateway.model import EMPTY_FILTER
 from resolvers import backends as backend_resolvers
 from resolvers import contacts, merges, people, writes
@@ -187,59 +180,31 @@ class Mutation:
         return await writes.upsert_from_crm(info.context, backend, source, crm_id, changes)  # type: ignore[return-value]
 
 
-class PartialErrors(SchemaExtension):
-    """Adds the errors of backends that failed while others answered to the response."""
-
-    def on_execute(self) -> Any:
-        yield
-        ctx = self.execution_context.context
-        result = self.execution_context.result
-        partial = getattr(ctx, "partial_errors", None)
-        if not partial or result is None or hasattr(result, "initial_result"):
-            return  # none; or @defer, whose parts gateway.execution reports as they come
-        extra = [GraphQLError(p.error.message, path=p.path, original_error=p.error) for p in partial]
-        result.errors = [*(result.errors or []), *extra]
-
-
-class ParsedDocument(SchemaExtension):
-    """Runs the document the request already parsed (within server.max_tokens): never parsed twice."""
-
-    def on_operation(self) -> Any:
-        document = getattr(self.execution_context.context, "document", None)
-        if document is not None:
-            self.execution_context.graphql_document = document
-        yield
-
-
 class GatewaySchema(strawberry.Schema):
-    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
-        # Logged by the HTTP layer with the request id; expected errors need no traceback.
-        return None
+    """The schema strawberry builds from the types, and the rules a document must pass to run on it
+    (the spec's, and the gateway's limits). gateway/execution.py validates with them and hands
+    the document to graphql-core's executor over this schema."""
+
+    def __init__(self, *, validation_rules: Sequence[type[ASTValidationRule]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validation = Validation(self._schema, (*specified_rules, *validation_rules))
 
 
-def build_schema(server: ServerSettings | None = None) -> strawberry.Schema:
+def build_schema(server: ServerSettings | None = None) -> GatewaySchema:
     """The schema, with the query limits of `server` (none when None: tests, print-schema)."""
-    extensions: list[Any] = [ParsedDocument, PartialErrors]
+    rules: list[type[ASTValidationRule]] = []
     if server is not None:
-        # Factories: strawberry builds fresh extension objects per request; the parse and
-        # validation caches behind them are shared module-wide. The limit rules are built once:
-        # the validation cache is keyed by the rule classes, and the limiters would make new
-        # classes for every request (a cache miss, ~3 ms of validation, every time).
-        limits = [
+        rules += [
             *QueryDepthLimiter(max_depth=server.max_depth).validation_rules,
             *MaxAliasesLimiter(max_alias_count=server.max_aliases).validation_rules,
         ]
-        extensions += [
-            partial(AddValidationRules, limits),
-            partial(ValidationCache, maxsize=512),
-        ]
         if not server.introspection:
-            extensions.append(DisableIntrospection)
+            rules.append(NoSchemaIntrospectionCustomRule)
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
         types=[Contact, Person],
-        extensions=extensions,
+        validation_rules=rules,
         # @defer and @stream: a frontend renders the fast backends' part first (gateway/incremental.py).
         config=StrawberryConfig(enable_experimental_incremental_execution=True),
     )

@@ -10,7 +10,6 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import strawberry
 from graphql import DocumentNode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -34,6 +33,7 @@ from gateway.graphql_http.reuse import ResponseReuse
 from gateway.incremental import merge_parts
 from gateway.response_cache import is_cacheable
 from gateway.runtime import Gateway
+from schema.root import GatewaySchema
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -49,7 +49,7 @@ class GraphQLEndpoint:
     executing, with the status and media type the spec gives."""
 
     def __init__(
-        self, schema: strawberry.Schema, gateway: Gateway, graphiql_tabs: Sequence[graphiql.Example] | None = None
+        self, schema: GatewaySchema, gateway: Gateway, graphiql_tabs: Sequence[graphiql.Example] | None = None
     ) -> None:
         self.schema = schema
         self.gateway = gateway
