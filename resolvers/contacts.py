@@ -34,8 +34,16 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Edge(Generic[T]):
-    cursor: str
+    """A node and where it stands; its cursor is sealed only when someone asks for it (a page of
+    1,000 contacts selected without cursors seals none)."""
+
+    position: Cursor
+    fingerprint: str
     node: T
+
+    @property
+    def cursor(self) -> str:
+        return encode_cursor(self.position, self.fingerprint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +152,7 @@ async def list_contacts(
         if result is None:
             continue
         for contact, resume in zip(result.contacts, result.after, strict=True):
-            edges.append(Edge(encode_cursor(Cursor(selected[i].name, resume), fingerprint), contact))
+            edges.append(Edge(Cursor(selected[i].name, resume), fingerprint, contact))
         if len(edges) > first:
             break
     totals = [r.total if r is not None else None for r in results]
@@ -153,7 +161,7 @@ async def list_contacts(
     merges.remember(ctx, [e.node for e in edges])  # hops to listed records cost no call
     if not include_merged:
         shown = await merges.collapse_merged(ctx, info, [e.node for e in edges], flt)
-        edges = [Edge(e.cursor, c) for e, c in zip(edges, shown, strict=True) if c is not None]
+        edges = [Edge(e.position, e.fingerprint, c) for e, c in zip(edges, shown, strict=True) if c is not None]
     return Page(
         edges=edges,
         has_next_page=has_next,

@@ -26,7 +26,7 @@ from gateway.model import EMPTY_FILTER, Contact, ContactFilter
 from resolvers import indexed
 from resolvers.contacts import Edge, Page, check_page_size, guarded
 from resolvers.context import RequestContext
-from resolvers.cursor import Cursor, decode_cursor, encode_cursor, query_fingerprint
+from resolvers.cursor import Cursor, decode_cursor, query_fingerprint
 from resolvers.indexed import POSITION_PREFIX, indexed_names, is_index_position
 
 PERSON_PREFIX = "person~"
@@ -157,7 +157,7 @@ async def _people_from_index(
     region = ctx.gateway.settings.server.default_region
     page, total = await indexed.people_page(ctx, backends, flt, after, first + 1)
     edges = [
-        Edge(encode_cursor(Cursor("people", f"{POSITION_PREFIX}{ordinal}"), fingerprint), describe(members, region))
+        Edge(Cursor("people", f"{POSITION_PREFIX}{ordinal}"), fingerprint, describe(members, region))
         for ordinal, members in page[:first]
         if members
     ]
@@ -174,7 +174,7 @@ async def _people_live(
     chosen = [p for p in await everyone(ctx, info) if any(matches(c, flt, region) for c in p.contacts)]
     window = chosen[start : start + first]
     edges = [
-        Edge(encode_cursor(Cursor("people", str(start + i + 1)), fingerprint), person)
+        Edge(Cursor("people", str(start + i + 1)), fingerprint, person)
         for i, person in enumerate(window)
     ]
     return Page(edges, start + first < len(chosen), start > 0, len(chosen))

@@ -3,6 +3,7 @@ coded error instead of a loop (issue 16 item 4, issue 17)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -194,3 +195,87 @@ async def test_a_list_reads_only_the_pages_its_answer_needs(
     result = await backend.scan(ContactFilter(), None, first + 1)
     assert [c.display_name for c in result.contacts] == [f"P {k}" for k in range(min(first + 1, 25))]
     assert sim.state.count("GET") == pages
+
+
+# ---------------------------------------------------------------------------- pages asked for at once
+
+
+class IndexedVendor:
+    """A Comm100 list of `size` records whose `nextPage` names the next page by index alone (or
+    with a token, when `token`); each answer takes `delay_s`, and the most calls in flight at
+    once is recorded."""
+
+    def __init__(self, size: int, delay_s: float = 0.02, token: bool = False) -> None:
+        self.size, self.delay_s, self.token = size, delay_s, token
+        self.asked: list[int] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        index, size = int(request.url.params["pageIndex"]), int(request.url.params["pageSize"])
+        self.asked.append(index)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay_s)
+        finally:
+            self.in_flight -= 1
+        start = (index - 1) * size
+        records = [
+            {"id": comm100.guid(f"indexed-{n}"), "name": f"Contact {n}"}
+            for n in range(start, min(start + size, self.size))
+        ]
+        more = start + size < self.size
+        following = (
+            f"http://comm100.test/v4/global/contacts?include=contactIdentity&pageSize={size}&pageIndex={index + 1}"
+        )
+        if self.token:
+            following += f"&token=t{index}"
+        return httpx.Response(
+            200, json={"contacts": records, "nextPage": following if more else None, "total": self.size}
+        )
+
+
+async def test_the_pages_an_unfiltered_list_needs_are_asked_for_at_once(
+    backends: Callable[..., Comm100Backend],
+) -> None:
+    """1,000 contacts in pages of 100: after the first page (which gives the total), the other
+    nine are asked for together; then, the vendor having shown index paging, all ten at once.
+    No page beyond what the request and its hasNextPage need."""
+    vendor = IndexedVendor(1200)
+    backend = backends(httpx.MockTransport(vendor), page_size=100)
+    first = await backend.scan(ContactFilter(), None, 1000)
+    assert len(first.contacts) == 1000
+    assert first.contacts[-1].display_name == "Contact 999"
+    assert sorted(vendor.asked) == [*range(1, 10 + 1), 11]  # page 11 holds the 1,001st: a next page
+    assert vendor.most_in_flight >= 8
+    vendor.asked.clear()
+    vendor.most_in_flight = 0
+    again = await backend.scan(ContactFilter(), None, 250)
+    assert [c.display_name for c in again.contacts] == [f"Contact {n}" for n in range(250)]
+    assert sorted(vendor.asked) == [1, 2, 3]
+    assert vendor.most_in_flight == 3
+
+
+async def test_a_short_list_costs_at_most_a_few_empty_answers(backends: Callable[..., Comm100Backend]) -> None:
+    vendor = IndexedVendor(150)
+    backend = backends(httpx.MockTransport(vendor), page_size=100)
+    await backend.scan(ContactFilter(), None, 10)  # learns that pages are named by index
+    vendor.asked.clear()
+    result = await backend.scan(ContactFilter(), None, 1000)
+    assert len(result.contacts) == 150
+    assert result.total == 150
+    assert len(vendor.asked) <= 8
+
+
+async def test_a_vendor_paging_with_tokens_is_read_one_page_ahead_only(
+    backends: Callable[..., Comm100Backend],
+) -> None:
+    vendor = IndexedVendor(500, token=True)
+    backend = backends(httpx.MockTransport(vendor), page_size=100)
+    for _ in range(2):
+        vendor.asked.clear()
+        result = await backend.scan(ContactFilter(), None, 450)
+        assert len(result.contacts) == 450
+        assert vendor.asked == [1, 2, 3, 4, 5]  # each page once, in order, none named by us
+        assert vendor.most_in_flight == 1

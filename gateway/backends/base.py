@@ -239,6 +239,8 @@ class HttpBackend(ABC):
     def listed(self, contact: Contact, flt: ContactFilter, include_merged: bool) -> bool:
         """Whether a list shows this record. Merged-away records are left out of unfiltered
         lists; with a filter they stay, so the resolver can put their survivor in their place."""
+        if flt.is_empty():
+            return include_merged or contact.merged_into_native_id is None
         if not matches(contact, flt, self.region):
             return False
         return include_merged or contact.merged_into_native_id is None or not flt.is_empty()

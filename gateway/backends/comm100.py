@@ -11,6 +11,7 @@ import asyncio
 import base64
 import functools
 import re
+from collections import deque
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any, Literal
 
@@ -53,6 +54,9 @@ PARAM_IDENTITY_VALUE = "contactIdentityValue"
 PARAM_PAGE_INDEX = "pageIndex"
 PARAM_PAGE_SIZE = "pageSize"
 FIRST_PAGE = 1
+# The most pages of one list asked for at the same time (an unfiltered list reads ahead when it
+# knows from `total` that more pages are needed); the rate limit, if configured, still applies.
+PAGES_AT_ONCE = 8
 # Assumption (the document names no page size or limit): 50 a page by default, at most 100; both
 # are the `page_size` setting's default and bound, so an operator can change what is asked for.
 ASSUMED_PAGE_SIZE = 50
@@ -271,6 +275,17 @@ def pushdown(flt: ContactFilter) -> dict[str, str]:
     return {}
 
 
+def _cancel(ahead: deque[tuple[PageRequest, asyncio.Future[Any]]]) -> None:
+    """Pages asked for ahead that will not be read: cancelled (a failure of theirs is not reported)."""
+    while ahead:
+        _, pending = ahead.popleft()
+        if pending.done():
+            if not pending.cancelled():
+                pending.exception()  # retrieved, so asyncio does not log it as never seen
+        else:
+            pending.cancel()
+
+
 def _listable(record: Mapping[str, Any], include_merged: bool) -> bool:
     """Whether an unfiltered list shows this raw record (it has an id; merged only when asked)."""
     return text(record.get("id")) is not None and (
@@ -289,6 +304,9 @@ class Comm100Backend(HttpBackend):
     kinds = frozenset({ContactKind.PERSON})
     syncs_in_pages = True
     settings: Comm100Settings
+    # Learned from the vendor's answers: whether its `nextPage` names a page by its index alone
+    # (then pages further ahead may be named by index too, and asked for before they are named).
+    pages_by_index = False
 
     def auth_headers(self) -> dict[str, str]:
         s = self.settings
@@ -359,32 +377,44 @@ class Comm100Backend(HttpBackend):
     ) -> ScanResult:
         """Walk vendor pages from `position` ("pageIndex:skip") until `limit` matches are found
         and one more proves there is a next page, or the list ends. After the first page, each
-        page is the `nextPage` URL the vendor returned, checked by `PageWalk`'s guards."""
+        page must be the one the previous page's `nextPage` names, checked by `PageWalk`'s guards.
+
+        An unfiltered list knows from the raw records and the vendor's `total` how many more
+        pages could still be needed: those are asked for at once (at most PAGES_AT_ONCE), not one
+        after another, and no page past what the request and its hasNextPage need. Once the
+        vendor has shown that its pages are named by their index alone, a list that needs several
+        pages asks for them all from the start (a shorter list then costs a few empty answers)."""
         if not self.could_match(flt):
             return ScanResult([], [], 0)
         page_index, skip = self.parse_page_position(position, FIRST_PAGE)
         from_start = position is None
         params = {**pushdown(flt), **INCLUDE_IDENTITIES, PARAM_PAGE_SIZE: str(self.settings.page_size)}
-        page = PageRequest(LIST_PATH, {**params, PARAM_PAGE_INDEX: str(page_index)}, page_index)
+        page = self._page_at(page_index, params)
         walk = PageWalk(self.settings.url, PARAM_PAGE_INDEX, self.settings.max_pages, page)
         found: list[Contact] = []
         after: list[str] = []
         beyond = 0  # matches past `limit`, counted while their page is in hand anyway
         vendor_total: int | None = None
-        payload = await self._page(walk, page)
-        while True:
-            records = self.expect_list(payload, "contacts")
-            if isinstance(payload.get("total"), int):
-                vendor_total = payload["total"]
-            following = self._follow(walk, payload.get("nextPage"), page, len(records))
-            # An unfiltered list knows from the raw records whether this page can fill the
-            # request: when it cannot, the next page is asked for now, while this one is mapped.
-            ahead: asyncio.Future[Any] | None = None
-            if following is not None and flt.is_empty():
-                listable = sum(1 for r in records[skip:] if _listable(r, include_merged))
-                if len(found) + listable <= limit:
-                    ahead = asyncio.ensure_future(self._page(walk, following))
-            try:
+        # Pages asked for ahead of the one in hand, in order; each is checked against the
+        # `nextPage` of the page before it when its turn comes.
+        ahead: deque[tuple[PageRequest, asyncio.Future[Any]]] = deque()
+        if self.pages_by_index and flt.is_empty():
+            for request in self._pages_ahead(page, limit + 1 + skip, self.settings.page_size, None, params)[1:]:
+                ahead.append((request, asyncio.ensure_future(self._page(walk, request))))
+        try:
+            payload = await self._page(walk, page)
+            while True:
+                records = self.expect_list(payload, "contacts")
+                if isinstance(payload.get("total"), int):
+                    vendor_total = payload["total"]
+                following = self._follow(walk, payload.get("nextPage"), page, len(records))
+                if following is not None:
+                    self.pages_by_index = following.key() == self._page_at(following.index, params).key()
+                if following is not None and flt.is_empty() and not ahead:
+                    listable = sum(1 for r in records[skip:] if _listable(r, include_merged))
+                    wanted = limit + 1 - len(found) - listable  # +1: the match proving a next page
+                    for request in self._pages_ahead(following, wanted, len(records), vendor_total, params):
+                        ahead.append((request, asyncio.ensure_future(self._page(walk, request))))
                 for offset in range(skip, len(records)):
                     if len(found) >= limit and flt.is_empty():
                         # Only counted: whether it is listed is known from the raw record.
@@ -398,21 +428,43 @@ class Comm100Backend(HttpBackend):
                         after.append(f"{page.index}:{offset + 1}")
                     else:
                         beyond += 1
-            except BaseException:
-                if ahead is not None:
-                    ahead.cancel()
-                raise
-            # The vendor's `total` counts every record, merged-away ones included: it is this
-            # list's count only for an unfiltered list that includes them.
-            vendor_count = vendor_total if flt.is_empty() and include_merged else None
-            if following is None:
-                # The whole rest of the list was read: counted exactly when read from the start.
-                return ScanResult(found, after, len(found) + beyond if from_start else vendor_count)
-            if beyond:
-                assert ahead is None  # asked ahead only when this page could not fill the request
-                return ScanResult(found, after, vendor_count)
-            payload = await (ahead if ahead is not None else self._page(walk, following))
-            page, skip = following, 0
+                # The vendor's `total` counts every record, merged-away ones included: it is this
+                # list's count only for an unfiltered list that includes them.
+                vendor_count = vendor_total if flt.is_empty() and include_merged else None
+                if following is None:
+                    # The whole rest of the list was read: counted exactly when read from the start.
+                    return ScanResult(found, after, len(found) + beyond if from_start else vendor_count)
+                if beyond:
+                    return ScanResult(found, after, vendor_count)
+                if ahead and ahead[0][0].key() == following.key():
+                    page, pending = ahead.popleft()
+                    payload = await pending
+                else:  # nothing asked ahead, or the vendor named another page next: read that one
+                    _cancel(ahead)
+                    page, payload = following, await self._page(walk, following)
+                skip = 0
+        finally:
+            _cancel(ahead)
+
+    def _pages_ahead(
+        self, following: PageRequest, wanted: int, page_size: int, total: int | None, params: Mapping[str, str]
+    ) -> list[PageRequest]:
+        """The pages from `following` on that could be needed for `wanted` more listed records, if
+        every record of theirs is listed; only those the vendor's `total` says exist. Pages after
+        `following` are named by their index, so only when the vendor's own `nextPage` is exactly
+        that (a vendor whose next page carries anything else, a token say, is read page by page)."""
+        if wanted <= 0 or page_size <= 0:
+            return []
+        count = min(-(-wanted // page_size), PAGES_AT_ONCE)
+        if total is not None:
+            count = min(count, -(-total // page_size) - following.index + FIRST_PAGE)
+        if count <= 0 or not self.pages_by_index:
+            return [following]
+        return [following, *(self._page_at(following.index + n, params) for n in range(1, count))]
+
+    @staticmethod
+    def _page_at(index: int, params: Mapping[str, str]) -> PageRequest:
+        return PageRequest(LIST_PATH, {**params, PARAM_PAGE_INDEX: str(index)}, index)
 
     async def _page(self, walk: PageWalk, page: PageRequest) -> Any:
         try:
