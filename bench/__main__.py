@@ -218,39 +218,42 @@ def big_page(run: Settings, rows: list[list[str]], notes: list[str]) -> None:
         record["id"] = str(uuid.UUID(int=n + 1))
         records.append(record)
     vendors = Vendors({"bulk": comm100.Comm100Simulator(records=records)})
+    repeat = 5 if run.quick else 20
+    # With the vendor answering at once, what is measured is the gateway's own work (mapping and
+    # GraphQL for 6,000 fields) against the vendor's; with a vendor across a network, also how
+    # many of its round trips the gateway waits for one after another.
+    cases = (("uncached", {"ttl_s": 0}, 0.0), ("cached", {"ttl_s": 300}, 0.0), ("uncached", {"ttl_s": 0}, 0.02))
     try:
         config = {"bulk": {**comm100.demo_backend_settings(vendors.roots["bulk"]), "page_size": 100}}
         url, headers = direct_list(config["bulk"])
-        repeat = 5 if run.quick else 20
 
         def vendor_pages() -> None:  # the 10 pages of 100 the gateway reads for 1,000 contacts
             with httpx.Client(headers=headers, timeout=30) as client:
                 for page in range(1, 11):
                     client.get(url, params={"pageSize": 100, "pageIndex": page, "include": "contactIdentity"})
 
-        direct = [_timed(vendor_pages) for _ in range(repeat)]
-        timings: dict[str, list[float]] = {}
-        for label, cache in (("uncached", {"ttl_s": 0}), ("cached", {"ttl_s": 300})):
+        for label, cache, latency in cases:
+            vendors.latency(latency)
+            direct = _median([_timed(vendor_pages) for _ in range(repeat)])
             with gateway(config, cache=cache, server={"max_page_size": 1000}) as (gw_url, _):
                 first = post(gw_url, PAGE_QUERY)
                 assert len(first["data"]["contacts"]["edges"]) == 1000
-                timings[label] = [_timed(lambda u=gw_url: post(u, PAGE_QUERY)) for _ in range(repeat)]
+                ms = _median([_timed(lambda u=gw_url: post(u, PAGE_QUERY)) for _ in range(repeat)])
+            fields = 1000 * len(PAGE_FIELDS.split())
+            vendor = f", vendor {latency * 1000:.0f} ms a call" if latency else ""
+            rows.append(
+                [
+                    f"3. 1,000-contact page ({label}{vendor}): time / the vendor's own 10 calls of 100",
+                    f"{ms / direct:.2f}",
+                    "<= 1.3" if label == "uncached" else "",
+                    f"{ms:.0f} ms vs {direct:.0f} ms; {fields / (ms / 1000):,.0f} fields/s",
+                ]
+            )
     finally:
         vendors.stop()
-    vendor_ms = _median(direct)
-    fields = 1000 * len(PAGE_FIELDS.split())
-    for label, times in timings.items():
-        ms = _median(times)
-        rows.append(
-            [
-                f"3. 1,000-contact page ({label}): time / the vendor's own 10 calls of 100",
-                f"{ms / vendor_ms:.2f}",
-                "",
-                f"{ms:.0f} ms vs {vendor_ms:.0f} ms; {fields / (ms / 1000):,.0f} fields/s",
-            ]
-        )
     notes.append(
-        f"1,000-contact page: median of {repeat} sequential requests, {len(PAGE_FIELDS.split())} fields a contact."
+        f"1,000-contact page: median of {repeat} sequential requests, {len(PAGE_FIELDS.split())} fields a contact;"
+        " the vendor's own calls are made one after another, as a client paging by nextPage must."
     )
 
 
