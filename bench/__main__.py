@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 import orjson
+import redis
 
 from bench import peers
 from bench.load import Load, generate
@@ -257,6 +258,36 @@ def big_page(run: Settings, rows: list[list[str]], notes: list[str]) -> None:
     )
 
 
+def workers(run: Settings, vendors: Vendors, rows: list[list[str]], notes: list[str]) -> None:
+    """7. `serve --workers 2` against one worker on the cached read, both on Redis (which several
+    workers need: they share its cache)."""
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        rows.append(["7. cached contact(id) req/s, 2 workers / 1 worker", "n/a", "", "skipped: no Redis at :6379"])
+        return
+    loads: dict[int, Load] = {}
+    for count in (1, 2):
+        cache = {"ttl_s": 300, "url": "redis://127.0.0.1:6379/14"}
+        with gateway(backend_configs(vendors), cache=cache, server={"workers": count}) as (url, _):
+            for _ in range(count * 4):  # every worker has read once
+                post(url, CONTACT_QUERY)
+            loads[count] = generate(url, CONTACT_QUERY, connections=20, seconds=run.seconds)
+    rows.append(
+        [
+            "7. cached contact(id) req/s, `serve --workers 2` / one worker (Redis cache)",
+            f"{loads[2].rps / loads[1].rps:.2f}",
+            ">= 1.7",
+            f"{loads[2].rps:,.0f} vs {loads[1].rps:,.0f} req/s",
+        ]
+    )
+    notes.append(
+        "Workers: 20 connections; "
+        + ", ".join(f"{n} worker(s) {load.rps:,.0f} req/s p99 {load.p99_ms:.1f} ms" for n, load in loads.items())
+        + f" ({os.cpu_count()} CPUs, shared with the load tool and the simulators)"
+    )
+
+
 def vendor_calls(vendors: Vendors, rows: list[list[str]]) -> None:
     vendors.latency(BACKEND_LATENCY_S)
     with gateway(backend_configs(vendors), cache={"ttl_s": 300}) as (url, _):
@@ -438,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     vendors = Vendors({d.name: d.make() for d in DEMO_BACKENDS})
     try:
         cached_reads(run, vendors, rows, notes)
+        workers(run, vendors, rows, notes)
         vendor_calls(vendors, rows)
         memory(run, vendors, rows)
     finally:
