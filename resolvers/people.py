@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway import errors
-from gateway.backends.base import HttpBackend
+from gateway.backends.protocol import Backend
 from gateway.filtering import matches, normalize_email, normalize_phone
 from gateway.model import EMPTY_FILTER, Contact, ContactFilter
 from resolvers import indexed
@@ -117,7 +117,7 @@ async def everyone(ctx: RequestContext, info: Any) -> list[Person]:
     return people
 
 
-async def from_index(ctx: RequestContext) -> list[HttpBackend] | None:
+async def from_index(ctx: RequestContext) -> list[Backend] | None:
     """The visible backends when the index can answer for all of them; else None, and the
     response says which ones are answered live."""
     backends = ctx.visible_backends()
@@ -144,7 +144,7 @@ async def list_people(
 
 async def _people_from_index(
     ctx: RequestContext,
-    backends: list[HttpBackend],
+    backends: list[Backend],
     flt: ContactFilter,
     first: int,
     position: str | None,

@@ -16,7 +16,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from gateway import model
-from gateway.backends.base import Capability as CapabilityModel
+from gateway.backends.protocol import Capability as CapabilityModel
 from gateway.backends.registry import VENDORS
 from gateway.distinct import distinct_emails, distinct_phones
 from gateway.filtering import checked

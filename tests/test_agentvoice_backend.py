@@ -10,7 +10,7 @@ import pytest
 
 from gateway import errors
 from gateway.backends.agentvoice import AgentVoiceBackend, AgentVoiceSettings
-from gateway.backends.base import Capability
+from gateway.backends.protocol import Capability
 from gateway.model import Address, ContactChanges, ContactFilter, ContactKind, ExternalId, ExternalIdFilter
 from gateway.simulators.agentvoice import (
     DEMO_API_KEY,

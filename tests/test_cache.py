@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from gateway.app import create_app
+from gateway.backends.base import HttpBackend
 from gateway.runtime import Gateway
 from gateway.simulators.comm100 import PREFIX, Comm100Simulator, guid, sample_records
 from gateway.simulators.common import Fault
@@ -155,6 +156,7 @@ async def test_an_instance_waiting_on_another_loads_itself_when_that_one_fails()
     instances = [tenant_gateway(sim, "shared-token", REDIS_TEST_URL) for _ in range(2)]
     for gateway in instances:
         for backend in gateway.backends.values():
+            assert isinstance(backend, HttpBackend)
             backend.http.settings = backend.http.settings.model_copy(update={"retries": 0})
     try:
         variables = {"id": f"support:{guid('customer-9')}"}
