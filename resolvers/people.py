@@ -104,9 +104,9 @@ def describe(members: list[Contact], region: str) -> Person:
 
 async def everyone(ctx: RequestContext, info: Any) -> list[Person]:
     """Every person the caller can see; computed once per request."""
-    cached = ctx.loaders.get("people")
+    cached: list[Person] | None = ctx.loaders.get("people")
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     backends = ctx.visible_backends()
     scans = await asyncio.gather(
         *(guarded(ctx, info, b, b.scan(EMPTY_FILTER, None, MAX_CONTACTS_PER_BACKEND)) for b in backends)
