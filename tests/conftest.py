@@ -83,28 +83,6 @@ HarnessFactory = Callable[..., Harness]
 
 
 @pytest.fixture
-async def make_harness() -> AsyncIterator[HarnessFactory]:
-    """`make_harness(only=[...], overrides={backend: {...}}, server={...})`: demo backends in-process."""
-    made: list[Harness] = []
-
-    def factory(
-        only: list[str] | None = None, overrides: dict[str, dict[str, Any]] | None = None, **sections: Any
-    ) -> Harness:
-        sims, configs = demo_backend_settings(only)
-        for name, extra in (overrides or {}).items():
-            configs[name].update(extra)
-        settings = settings_for(configs, **sections)
-        transports = {name: SimulatorTransport(app=sim.app) for name, sim in sims.items()}
-        harness = Harness(Gateway.from_settings(settings, transports=transports), sims)
-        made.append(harness)
-        return harness
-
-    yield factory
-    for harness in made:
-        await harness.gateway.aclose()
-
-
-@pytest.fixture
 async def make_custom() -> AsyncIterator[Callable[..., Harness]]:
     """`make_custom({name: (simulator, backend settings)}, **sections)`: any backends, in-process."""
     made: list[Harness] = []
@@ -121,6 +99,21 @@ async def make_custom() -> AsyncIterator[Callable[..., Harness]]:
     yield factory
     for harness in made:
         await harness.gateway.aclose()
+
+
+@pytest.fixture
+def make_harness(make_custom: Callable[..., Harness]) -> HarnessFactory:
+    """`make_harness(only=[...], overrides={backend: {...}}, server={...})`: demo backends in-process."""
+
+    def factory(
+        only: list[str] | None = None, overrides: dict[str, dict[str, Any]] | None = None, **sections: Any
+    ) -> Harness:
+        sims, configs = demo_backend_settings(only)
+        for name, extra in (overrides or {}).items():
+            configs[name].update(extra)
+        return make_custom({name: (sim, configs[name]) for name, sim in sims.items()}, **sections)
+
+    return factory
 
 
 @pytest.fixture
