@@ -20,12 +20,15 @@ from gateway.app import create_app
 from gateway.backends.registry import settings_models
 from gateway.config import GatewaySettings, parse_config
 from gateway.serving import bind, make_server, serve_all
-from gateway.simulators import comm100, people
+from gateway.simulators import people
 from gateway.simulators.common import SimulatorTransport
 from gateway.simulators.registry import DEMO_BACKENDS, Simulator
 
 # The simulators are local: a sync pass need not spare them.
 DEMO_INDEX_CALLS_PER_MINUTE = 60_000
+# The customer GraphiQL's FindPerson tab looks for: one held by several vendors, with a namesake
+# (people.NEAR_MISSES[1]) who must not be joined to them.
+DEMO_PERSON = 37
 
 
 def demo_settings(
@@ -68,9 +71,10 @@ def graphiql_tabs(contacts: int | None = None) -> tuple[graphiql.Example, ...]:
     (with generated contacts: a generated person, held by more than one vendor)."""
     if contacts is not None:
         return graphiql.examples(person_email=people.generated(contacts // 2).email.upper())
+    merged = [f"{b.name}:{b.merged_example}" for b in DEMO_BACKENDS if b.merged_example is not None]
     return graphiql.examples(
-        person_email=people.CUSTOMERS[37].email.upper(),  # upper case: the match ignores case
-        merged_id="support:" + comm100.guid("old-5a"),
+        person_email=people.CUSTOMERS[DEMO_PERSON].email.upper(),  # upper case: the match ignores case
+        **({"merged_id": merged[0]} if merged else {}),
     )
 
 

@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager
 import httpx
 
 from gateway import errors
-from gateway.backends.base import HttpBackend
+from gateway.backends.protocol import Backend
 from gateway.backends.registry import VENDORS
 from gateway.cache import ReadCache, lock_name
 from gateway.config import GatewaySettings
@@ -36,10 +36,10 @@ WRITE_LEASE_MARGIN_S = 5.0
 
 class Gateway:
     def __init__(
-        self, settings: GatewaySettings, backends: Mapping[str, HttpBackend], cache: ReadCache, metrics: Metrics
+        self, settings: GatewaySettings, backends: Mapping[str, Backend], cache: ReadCache, metrics: Metrics
     ) -> None:
         self.settings = settings
-        self.backends: dict[str, HttpBackend] = dict(backends)
+        self.backends: dict[str, Backend] = dict(backends)
         self.redact = Redactor(settings.secrets())
         secret = settings.server.cursor_secret
         self.cursor_key = cursor_key(
@@ -47,7 +47,7 @@ class Gateway:
         )
         self.cache = cache
         self.metrics = metrics
-        namespaces = {name: backend.http.cache_namespace for name, backend in self.backends.items()}
+        namespaces = {name: backend.cache_namespace for name, backend in self.backends.items()}
         digest = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:16]
         self.responses = ResponseCache(cache, namespaces, settings.response_ttl(), digest)
         self.persisted = PersistedQueries(cache)
@@ -90,16 +90,16 @@ class Gateway:
     def index_open(self) -> bool:
         return self.index is not None and self.index.is_open
 
-    async def indexed(self, backends: list[HttpBackend]) -> set[str]:
+    async def indexed(self, backends: list[Backend]) -> set[str]:
         """The names of those backends whose index can answer (a first full pass completed)."""
         if self.index is None or not self.index.is_open or not backends:
             return set()
         try:
-            synced = await self.index.synced([b.http.cache_namespace for b in backends])
+            synced = await self.index.synced([b.cache_namespace for b in backends])
         except INDEX_UNAVAILABLE as exc:  # the database is down: answer live (and say so)
             log.error("index: cannot be read, answering live: %s", describe_failure(exc))
             return set()
-        return {b.name for b in backends if b.http.cache_namespace in synced}
+        return {b.name for b in backends if b.cache_namespace in synced}
 
     @classmethod
     def from_settings(
@@ -128,10 +128,10 @@ class Gateway:
             for name, conf in settings.backends.items()
         }
         gateway = cls(settings, backends, cache, metrics)
-        metrics.watch(lambda: {n: b.http.breaker.state for n, b in backends.items()}, cache.inflight_by_backend)
+        metrics.watch(lambda: {n: b.breaker_state for n, b in backends.items()}, cache.inflight_by_backend)
         return gateway
 
-    def backend(self, name: str) -> HttpBackend:
+    def backend(self, name: str) -> Backend:
         """The backend called `name`, or BAD_USER_INPUT naming the configured ones."""
         found = self.backends.get(name)
         if found is None:
@@ -142,7 +142,7 @@ class Gateway:
             )
         return found
 
-    def locate(self, global_id: str) -> tuple[HttpBackend, str]:
+    def locate(self, global_id: str) -> tuple[Backend, str]:
         """The backend and native id a `<backend>:<nativeId>` id names, checked before any call."""
         parts = split_global_id(global_id)
         if parts is None:
@@ -159,34 +159,34 @@ class Gateway:
         When that cannot be recorded in time, the request's cache log says so (a warning)."""
         await self.backends[backend].forget_cached_reads()
 
-    def serialised(self, backend: HttpBackend, record: str) -> AbstractAsyncContextManager[None]:
+    def serialised(self, backend: Backend, record: str) -> AbstractAsyncContextManager[None]:
         """Hold one record of `backend` against every other write through any instance sharing
         the cache, for the whole read-modify-write (the lease outlives the request's deadline)."""
         deadline = self.settings.server.deadline_s
         left = remaining()
         return self.cache.exclusive(
-            lock_name(backend.http.cache_namespace, record),
+            lock_name(backend.cache_namespace, record),
             lease_s=deadline + WRITE_LEASE_MARGIN_S,
             wait_s=deadline if left is None else max(0.0, left),
         )
 
-    async def index_written(self, backend: HttpBackend, contact: Contact) -> None:
+    async def index_written(self, backend: Backend, contact: Contact) -> None:
         """A write through the gateway reaches the index before the mutation returns (the vendor
         has it already: a database failure here is logged, and the next pass repairs it)."""
         if self.index is None or not self.index.is_open:
             return
         try:
             await self.index.record_written(
-                self.deployment, backend.http.cache_namespace, contact, self.settings.server.default_region
+                self.deployment, backend.cache_namespace, contact, self.settings.server.default_region
             )
         except Exception:
             log.exception("index: could not record a write to backend %s", backend.name)
 
-    async def index_deleted(self, backend: HttpBackend, native_id: str) -> None:
+    async def index_deleted(self, backend: Backend, native_id: str) -> None:
         if self.index is None or not self.index.is_open:
             return
         try:
-            await self.index.record_deleted(self.deployment, backend.http.cache_namespace, native_id)
+            await self.index.record_deleted(self.deployment, backend.cache_namespace, native_id)
         except Exception:
             log.exception("index: could not record a delete in backend %s", backend.name)
 

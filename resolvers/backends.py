@@ -7,7 +7,7 @@ from datetime import datetime
 
 import httpx
 
-from gateway.backends.base import Capability, HttpBackend
+from gateway.backends.protocol import Backend, Capability
 from gateway.index import IndexState
 from gateway.model import ContactKind
 from resolvers.context import RequestContext
@@ -41,7 +41,7 @@ def _public_url(url: str) -> str:
     return str(httpx.URL(url).copy_with(username=None, password=None))
 
 
-async def index_views(ctx: RequestContext, backends: list[HttpBackend]) -> dict[str, IndexView | None]:
+async def index_views(ctx: RequestContext, backends: list[Backend]) -> dict[str, IndexView | None]:
     """Each backend's index as the database says (NOT_SYNCED while it cannot be read yet)."""
     index = ctx.gateway.index
     if index is None:
@@ -49,10 +49,10 @@ async def index_views(ctx: RequestContext, backends: list[HttpBackend]) -> dict[
     unread = IndexView(IndexState.NOT_SYNCED, None, 0, None)
     if not index.is_open:
         return {b.name: unread for b in backends}
-    found = await index.status([b.http.cache_namespace for b in backends])
+    found = await index.status([b.cache_namespace for b in backends])
     views: dict[str, IndexView | None] = {}
     for backend in backends:
-        status = found[backend.http.cache_namespace]
+        status = found[backend.cache_namespace]
         views[backend.name] = IndexView(status.state, status.synced_at, status.records, status.last_error)
     return views
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from gateway import errors
-from gateway.backends.base import HttpBackend, ScanResult
+from gateway.backends.protocol import Backend, ScanResult
 from gateway.model import Contact, ContactFilter
 from gateway.resilience import remaining
 from resolvers import indexed, merges
@@ -76,7 +76,7 @@ def check_page_size(first: int, ctx: RequestContext) -> None:
         )
 
 
-async def guarded(ctx: RequestContext, info: Any, backend: HttpBackend, call: Any) -> Any:
+async def guarded(ctx: RequestContext, info: Any, backend: Backend, call: Any) -> Any:
     """Await one backend call; a failure is reported for that backend and gives None."""
     try:
         async with asyncio.timeout(remaining()):
@@ -125,14 +125,14 @@ async def list_contacts(
 
     in_index = await indexed_names(ctx, selected)
 
-    def from_index(backend: HttpBackend, at: str | None) -> bool:
+    def from_index(backend: Backend, at: str | None) -> bool:
         """The index answers a backend it has, when the cursor came from it, or when the vendor
         cannot apply the filter itself (a live walk would read far more than it shows)."""
         if at is not None:
             return backend.name in in_index and is_index_position(at)
         return backend.name in in_index and not backend.narrows(flt)
 
-    def ask(i: int, backend: HttpBackend) -> Any:
+    def ask(i: int, backend: Backend) -> Any:
         if i < start:  # already walked: only its count is needed
             if backend.name in in_index:
                 return count_only(ctx, backend, flt, include_merged)
@@ -170,14 +170,14 @@ async def list_contacts(
     )
 
 
-async def count_only(ctx: RequestContext, backend: HttpBackend, flt: ContactFilter, merged: bool) -> ScanResult:
+async def count_only(ctx: RequestContext, backend: Backend, flt: ContactFilter, merged: bool) -> ScanResult:
     return ScanResult([], [], await indexed.count(ctx, backend, flt, merged))
 
 
 async def exact_totals(
     ctx: RequestContext,
     info: Any,
-    selected: list[HttpBackend],
+    selected: list[Backend],
     results: list[ScanResult | None],
     indexed_backends: set[str],
     flt: ContactFilter,

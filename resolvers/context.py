@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway import errors
-from gateway.backends.base import HttpBackend
+from gateway.backends.protocol import Backend
 from gateway.runtime import Gateway
 
 log = logging.getLogger("gateway.resolvers")
@@ -44,7 +44,7 @@ class RequestContext:
         path = info.path.as_list() if hasattr(info, "path") else []
         self.partial_errors.append(PartialError(error, list(path)))
 
-    def visible_backends(self, names: list[str] | None = None) -> list[HttpBackend]:
+    def visible_backends(self, names: list[str] | None = None) -> list[Backend]:
         """The backends this caller may use, in configured order, optionally narrowed by name."""
         configured = self.gateway.backends
         if names is not None:
@@ -54,7 +54,7 @@ class RequestContext:
             return [b for n, b in configured.items() if n in wanted]
         return [b for n, b in configured.items() if self.scope is None or n in self.scope]
 
-    def backend(self, name: str) -> HttpBackend:
+    def backend(self, name: str) -> Backend:
         backend = self.gateway.backend(name)
         self.check_scope(name)
         return backend
@@ -63,7 +63,7 @@ class RequestContext:
         if self.scope is not None and name not in self.scope:
             raise errors.Forbidden(f"this API key may not use backend '{name}'", backend=name)
 
-    def locate(self, global_id: str) -> tuple[HttpBackend, str]:
+    def locate(self, global_id: str) -> tuple[Backend, str]:
         backend, native_id = self.gateway.locate(global_id)
         self.check_scope(backend.name)
         return backend, native_id

@@ -9,7 +9,7 @@ import re
 from strawberry.dataloader import DataLoader
 
 from gateway import errors
-from gateway.backends.base import HttpBackend, ScanResult
+from gateway.backends.protocol import Backend, ScanResult
 from gateway.model import Contact, ContactFilter
 from resolvers.context import RequestContext
 
@@ -30,7 +30,7 @@ def _after(position: str | None, backend: str) -> int | None:
     return int(number)
 
 
-async def indexed_names(ctx: RequestContext, backends: list[HttpBackend]) -> set[str]:
+async def indexed_names(ctx: RequestContext, backends: list[Backend]) -> set[str]:
     """Which of `backends` the index can answer for; asked once per request (every
     `Contact.person` of a page asks again)."""
     known: dict[tuple[str, ...], set[str]] = ctx.loaders.setdefault("indexed", {})
@@ -41,13 +41,13 @@ async def indexed_names(ctx: RequestContext, backends: list[HttpBackend]) -> set
 
 
 async def scan(
-    ctx: RequestContext, backend: HttpBackend, flt: ContactFilter, position: str | None, limit: int, merged: bool
+    ctx: RequestContext, backend: Backend, flt: ContactFilter, position: str | None, limit: int, merged: bool
 ) -> ScanResult:
-    """`HttpBackend.scan`, answered by the index: the vendor's order, the exact total."""
+    """`Backend.scan`, answered by the index: the vendor's order, the exact total."""
     index = ctx.gateway.index
     assert index is not None
     region = ctx.gateway.settings.server.default_region
-    namespace = backend.http.cache_namespace
+    namespace = backend.cache_namespace
     if not backend.could_match(flt):
         return ScanResult([], [], 0)
     rows = await index.contacts_page(namespace, flt, region, merged, _after(position, backend.name), limit)
@@ -55,44 +55,42 @@ async def scan(
     return ScanResult([c for c, _ in rows], [f"{POSITION_PREFIX}{p}" for _, p in rows], total)
 
 
-async def count(ctx: RequestContext, backend: HttpBackend, flt: ContactFilter, merged: bool) -> int:
+async def count(ctx: RequestContext, backend: Backend, flt: ContactFilter, merged: bool) -> int:
     index = ctx.gateway.index
     assert index is not None
     if not backend.could_match(flt):
         return 0
     region = ctx.gateway.settings.server.default_region
-    return await index.count_matching(backend.http.cache_namespace, flt, region, merged)
+    return await index.count_matching(backend.cache_namespace, flt, region, merged)
 
 
 async def people_page(
-    ctx: RequestContext, backends: list[HttpBackend], flt: ContactFilter, after: int | None, limit: int
+    ctx: RequestContext, backends: list[Backend], flt: ContactFilter, after: int | None, limit: int
 ) -> tuple[list[tuple[int, list[Contact]]], int]:
     """A page of people (first visible ordinal, visible contacts) and how many match in all."""
     index = ctx.gateway.index
     assert index is not None
     region = ctx.gateway.settings.server.default_region
-    visible = [b.http.cache_namespace for b in backends]
+    visible = [b.cache_namespace for b in backends]
     page = await index.people_page(ctx.gateway.deployment, visible, flt, region, after, limit)
     total = await index.count_people(ctx.gateway.deployment, visible, flt, region)
     return page, total
 
 
-async def members(ctx: RequestContext, backends: list[HttpBackend], contact: Contact) -> list[Contact] | None:
+async def members(ctx: RequestContext, backends: list[Backend], contact: Contact) -> list[Contact] | None:
     """The visible contacts of the person holding `contact`, from the index (None: not there).
     The contacts of one request are looked up together (a page's `Contact.person`s at once)."""
-    key = (ctx.gateway.backends[contact.backend].http.cache_namespace, contact.native_id)
+    key = (ctx.gateway.backends[contact.backend].cache_namespace, contact.native_id)
     return await people_loader(ctx, backends).load(key)
 
 
-def people_loader(
-    ctx: RequestContext, backends: list[HttpBackend]
-) -> DataLoader[tuple[str, str], list[Contact] | None]:
+def people_loader(ctx: RequestContext, backends: list[Backend]) -> DataLoader[tuple[str, str], list[Contact] | None]:
     """This request's loader of people by (namespace, native id); never shared between requests."""
     loader = ctx.loaders.get("index-people")
     if loader is None:
         index = ctx.gateway.index
         assert index is not None
-        visible = [b.http.cache_namespace for b in backends]
+        visible = [b.cache_namespace for b in backends]
 
         async def load(keys: list[tuple[str, str]]) -> list[list[Contact] | None]:
             found = await index.people_of(ctx.gateway.deployment, visible, keys)

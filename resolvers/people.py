@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway import errors
-from gateway.backends.base import HttpBackend
+from gateway.backends.protocol import Backend
 from gateway.filtering import matches, normalize_email, normalize_phone
 from gateway.model import EMPTY_FILTER, Contact, ContactFilter
 from resolvers import indexed
@@ -104,9 +104,9 @@ def describe(members: list[Contact], region: str) -> Person:
 
 async def everyone(ctx: RequestContext, info: Any) -> list[Person]:
     """Every person the caller can see; computed once per request."""
-    cached = ctx.loaders.get("people")
+    cached: list[Person] | None = ctx.loaders.get("people")
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     backends = ctx.visible_backends()
     scans = await asyncio.gather(
         *(guarded(ctx, info, b, b.scan(EMPTY_FILTER, None, MAX_CONTACTS_PER_BACKEND)) for b in backends)
@@ -117,7 +117,7 @@ async def everyone(ctx: RequestContext, info: Any) -> list[Person]:
     return people
 
 
-async def from_index(ctx: RequestContext) -> list[HttpBackend] | None:
+async def from_index(ctx: RequestContext) -> list[Backend] | None:
     """The visible backends when the index can answer for all of them; else None, and the
     response says which ones are answered live."""
     backends = ctx.visible_backends()
@@ -144,7 +144,7 @@ async def list_people(
 
 async def _people_from_index(
     ctx: RequestContext,
-    backends: list[HttpBackend],
+    backends: list[Backend],
     flt: ContactFilter,
     first: int,
     position: str | None,
@@ -173,10 +173,7 @@ async def _people_live(
     start = int(position) if position is not None else 0
     chosen = [p for p in await everyone(ctx, info) if any(matches(c, flt, region) for c in p.contacts)]
     window = chosen[start : start + first]
-    edges = [
-        Edge(Cursor("people", str(start + i + 1)), fingerprint, person)
-        for i, person in enumerate(window)
-    ]
+    edges = [Edge(Cursor("people", str(start + i + 1)), fingerprint, person) for i, person in enumerate(window)]
     return Page(edges, start + first < len(chosen), start > 0, len(chosen))
 
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from gateway import errors
-from gateway.backends.base import Capability, HttpBackend
+from gateway.backends.protocol import Backend, Capability
 from gateway.model import Contact, ContactChanges
 from resolvers.context import RequestContext
 
@@ -19,9 +19,7 @@ T = TypeVar("T")
 UNCHANGED = (errors.BadUserInput, errors.NotSupported, errors.NotFound, errors.Conflict, errors.Forbidden)
 
 
-async def written(
-    ctx: RequestContext, backend: HttpBackend, record: str | None, write: Callable[[], Awaitable[T]]
-) -> T:
+async def written(ctx: RequestContext, backend: Backend, record: str | None, write: Callable[[], Awaitable[T]]) -> T:
     """Run a write, serialised with every other write to the same `record` (across instances);
     unless it provably changed nothing, drop the backend's cached reads before returning."""
     held = ctx.gateway.serialised(backend, record) if record is not None else contextlib.nullcontext()
@@ -37,12 +35,12 @@ async def written(
         return result
 
 
-def require(backend: HttpBackend, capability: Capability, operation: str) -> None:
+def require(backend: Backend, capability: Capability, operation: str) -> None:
     if capability not in backend.capabilities:
         raise backend.not_supported(operation)
 
 
-def check_kind(backend: HttpBackend, changes: ContactChanges) -> None:
+def check_kind(backend: Backend, changes: ContactChanges) -> None:
     kind = changes.get("kind")
     if kind is not None and kind not in backend.writable_kinds:
         writable = ", ".join(sorted(k.value for k in backend.writable_kinds)) or "none"

@@ -7,7 +7,9 @@ from typing import Any
 import strawberry
 
 from resolvers import people
+from resolvers.contacts import Page
 from schema.types import Contact, Node, PageInfo
+from schema.views import PAGE_INFO
 
 
 @strawberry.type(
@@ -42,5 +44,5 @@ class PersonConnection:
     total_count: int | None = strawberry.field(description="People matching the filter.")
 
     @strawberry.field(description="Where this page stands.")
-    def page_info(self, root: strawberry.Parent[Any]) -> PageInfo:
-        return root  # type: ignore[no-any-return]
+    def page_info(self, root: strawberry.Parent[Page[Any]]) -> PageInfo:
+        return PAGE_INFO(root)

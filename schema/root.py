@@ -26,6 +26,7 @@ from schema.types import (
     Info,
     Node,
 )
+from schema.views import BACKEND, CONTACT, CONTACT_PAGE, PERSON, PERSON_PAGE
 
 
 @strawberry.type(description="Read contacts across every configured contact-center backend.")
@@ -47,15 +48,15 @@ class Query:
         ] = True,
     ) -> Contact | None:
         found = await contacts.get_contact(info.context, str(id))
-        return await merges.resolve_contact(info.context, info, found, follow_merges)  # type: ignore[return-value]
+        return CONTACT.optional(await merges.resolve_contact(info.context, info, found, follow_merges))
 
     @strawberry.field(description="Any object by its global id (Relay): a Contact or a Person.")
     async def node(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="A Contact or Person id.")]
     ) -> Node | None:
         if people.is_person_id(str(id)):
-            return await people.find_person(info.context, info, str(id))  # type: ignore[return-value]
-        return await contacts.get_contact(info.context, str(id))  # type: ignore[return-value]
+            return PERSON.optional(await people.find_person(info.context, info, str(id)))
+        return CONTACT.optional(await contacts.get_contact(info.context, str(id)))
 
     @strawberry.field(
         description=(
@@ -73,13 +74,13 @@ class Query:
         after: Annotated[str | None, strawberry.argument(description="Continue after this cursor.")] = None,
     ) -> PersonConnection:
         flt = filter.to_model() if filter is not None else EMPTY_FILTER
-        return await people.list_people(info.context, info, flt, first, after)  # type: ignore[return-value]
+        return PERSON_PAGE(await people.list_people(info.context, info, flt, first, after))
 
     @strawberry.field(description="One person by id (`person~<contact id>`), or null.")
     async def person(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="`person~<contact id>`.")]
     ) -> Person | None:
-        return await people.find_person(info.context, info, str(id))  # type: ignore[return-value]
+        return PERSON.optional(await people.find_person(info.context, info, str(id)))
 
     @strawberry.field(
         description=(
@@ -117,11 +118,11 @@ class Query:
             after,
             include_merged,
         )
-        return page  # type: ignore[return-value]
+        return CONTACT_PAGE(page)
 
     @strawberry.field(description="The configured backends this caller may use, and their state.")
     async def backends(self, info: Info) -> list[Backend]:
-        return await backend_resolvers.describe(info.context)  # type: ignore[return-value]
+        return BACKEND.each(await backend_resolvers.describe(info.context))
 
 
 @strawberry.type(description="Create, change and delete contacts; each write goes to one backend and is never retried.")
@@ -138,7 +139,7 @@ class Mutation:
         backend: Annotated[str, strawberry.argument(description="The backend's config name.")],
         input: Annotated[ContactInput, strawberry.argument(description="The new contact's fields.")],
     ) -> Contact:
-        return await writes.create_contact(info.context, backend, input.to_changes())  # type: ignore[return-value]
+        return CONTACT(await writes.create_contact(info.context, backend, input.to_changes()))
 
     @strawberry.mutation(
         description=(
@@ -152,7 +153,7 @@ class Mutation:
         id: Annotated[strawberry.ID, strawberry.argument(description="The contact to change.")],
         input: Annotated[ContactPatch, strawberry.argument(description="Only the fields to change.")],
     ) -> Contact:
-        return await writes.update_contact(info.context, str(id), input.to_changes())  # type: ignore[return-value]
+        return CONTACT(await writes.update_contact(info.context, str(id), input.to_changes()))
 
     @strawberry.mutation(description="Delete a contact; returns its id.")
     async def delete_contact(
@@ -177,7 +178,7 @@ class Mutation:
         ] = None,
     ) -> Contact:
         changes = input.to_changes() if input is not None else ContactInput().to_changes()
-        return await writes.upsert_from_crm(info.context, backend, source, crm_id, changes)  # type: ignore[return-value]
+        return CONTACT(await writes.upsert_from_crm(info.context, backend, source, crm_id, changes))
 
 
 class GatewaySchema(strawberry.Schema):

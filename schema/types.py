@@ -14,23 +14,28 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.enum import has_enum_definition
 
 from gateway import model
-from gateway.backends.base import Capability as CapabilityModel
+from gateway.backends.protocol import Capability as CapabilityModel
 from gateway.backends.registry import VENDORS
 from gateway.distinct import distinct_emails, distinct_phones
 from gateway.filtering import checked
 from gateway.index import IndexState as IndexStateModel
 from resolvers import merges, people
+from resolvers.contacts import Page
 from resolvers.context import RequestContext
 from schema.phone_numbers import PhoneNumber
+from schema.views import CONTACT, PAGE_INFO, PERSON
 
 Info = strawberry.Info[RequestContext, None]
 
 
 def _describe_values(enum_type: type[enum.Enum], descriptions: Mapping[str, str]) -> None:
     """Give each value of a strawberry enum built from a model enum its description."""
-    for value in enum_type.__strawberry_definition__.values:  # type: ignore[attr-defined]
+    if not has_enum_definition(enum_type):
+        raise TypeError(f"{enum_type.__name__} is not a strawberry enum")
+    for value in enum_type.__strawberry_definition__.values:
         value.description = descriptions[value.name]
 
 
@@ -180,13 +185,13 @@ class Contact(Node):
 
     @strawberry.field(description="The record as the vendor sent it.")
     def raw(self, root: strawberry.Parent[model.Contact]) -> JSON:
-        return root.raw  # type: ignore[return-value]
+        return JSON(root.raw)
 
     @strawberry.field(description="Comm100: the next record in the merge chain (one hop), if merged.")
     async def merged_into(
         self, root: strawberry.Parent[model.Contact], info: Info
     ) -> Annotated[Contact, strawberry.lazy("schema.types")] | None:
-        return await merges.next_hop(info.context, info, root)  # type: ignore[return-value]
+        return CONTACT.optional(await merges.next_hop(info.context, info, root))
 
     @strawberry.field(
         description="The end of the merge chain: the record that survived all merges; itself when not merged."
@@ -194,13 +199,13 @@ class Contact(Node):
     async def survivor(
         self, root: strawberry.Parent[model.Contact], info: Info
     ) -> Annotated[Contact, strawberry.lazy("schema.types")]:
-        return await merges.survivor_of(info.context, info, root)  # type: ignore[return-value]
+        return CONTACT(await merges.survivor_of(info.context, info, root))
 
     @strawberry.field(description="The person this contact belongs to across vendors (see Query.people).")
     async def person(
         self, root: strawberry.Parent[model.Contact], info: Info
     ) -> Annotated[Person, strawberry.lazy("schema.people")] | None:
-        return await people.person_of(info.context, info, root)  # type: ignore[return-value]
+        return PERSON.optional(await people.person_of(info.context, info, root))
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
@@ -229,8 +234,8 @@ class ContactConnection:
     )
 
     @strawberry.field(description="Where this page stands.")
-    def page_info(self, root: strawberry.Parent[Any]) -> PageInfo:
-        return root  # type: ignore[no-any-return]
+    def page_info(self, root: strawberry.Parent[Page[Any]]) -> PageInfo:
+        return PAGE_INFO(root)
 
 
 IndexState = IndexStateModel

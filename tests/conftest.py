@@ -1,4 +1,5 @@
-"""Shared fixtures: simulators in-process, a gateway wired to them, and a way to run GraphQL."""
+"""Shared fixtures: simulators in-process, a gateway wired to them, and a way to run GraphQL; and
+one vendor's simulator and backend, built from its entry in the simulator registry."""
 
 from __future__ import annotations
 
@@ -10,18 +11,31 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
-from gateway.backends.registry import settings_models
+from gateway.backends.base import HttpBackend
+from gateway.backends.registry import VENDORS, settings_models
 from gateway.config import GatewaySettings, parse_config
 from gateway.execution import execute
 from gateway.runtime import Gateway
 from gateway.simulators.common import SimulatorTransport
-from gateway.simulators.registry import DEMO_BACKENDS, Simulator
+from gateway.simulators.registry import DEMO_BACKENDS, DemoBackend, Simulator
 from schema import build_schema
+from tests import services
 
 SCHEMA = build_schema()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked `redis` is skipped, with the reason, where no Redis can be had; only such a
+    test may ask for Redis (`tests.services.require_redis`)."""
+    services.REDIS_MARKED[0] = item.get_closest_marker("redis") is not None
+    if services.REDIS_MARKED[0]:
+        services.require_redis()
+
+
 # The default index lives under the platform's user data dir: a test run keeps its own, never the
 # user's (servers started by tests, and their subprocesses, inherit this).
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="contact-gateway-tests-")
@@ -69,28 +83,6 @@ HarnessFactory = Callable[..., Harness]
 
 
 @pytest.fixture
-async def make_harness() -> AsyncIterator[HarnessFactory]:
-    """`make_harness(only=[...], overrides={backend: {...}}, server={...})`: demo backends in-process."""
-    made: list[Harness] = []
-
-    def factory(
-        only: list[str] | None = None, overrides: dict[str, dict[str, Any]] | None = None, **sections: Any
-    ) -> Harness:
-        sims, configs = demo_backend_settings(only)
-        for name, extra in (overrides or {}).items():
-            configs[name].update(extra)
-        settings = settings_for(configs, **sections)
-        transports = {name: SimulatorTransport(app=sim.app) for name, sim in sims.items()}
-        harness = Harness(Gateway.from_settings(settings, transports=transports), sims)
-        made.append(harness)
-        return harness
-
-    yield factory
-    for harness in made:
-        await harness.gateway.aclose()
-
-
-@pytest.fixture
 async def make_custom() -> AsyncIterator[Callable[..., Harness]]:
     """`make_custom({name: (simulator, backend settings)}, **sections)`: any backends, in-process."""
     made: list[Harness] = []
@@ -110,9 +102,100 @@ async def make_custom() -> AsyncIterator[Callable[..., Harness]]:
 
 
 @pytest.fixture
+def make_harness(make_custom: Callable[..., Harness]) -> HarnessFactory:
+    """`make_harness(only=[...], overrides={backend: {...}}, server={...})`: demo backends in-process."""
+
+    def factory(
+        only: list[str] | None = None, overrides: dict[str, dict[str, Any]] | None = None, **sections: Any
+    ) -> Harness:
+        sims, configs = demo_backend_settings(only)
+        for name, extra in (overrides or {}).items():
+            configs[name].update(extra)
+        return make_custom({name: (sim, configs[name]) for name, sim in sims.items()}, **sections)
+
+    return factory
+
+
+@pytest.fixture
 async def harness(make_harness: HarnessFactory) -> Harness:
     """Every demo backend, in-process."""
     return make_harness()
+
+
+# ---------------------------------------------------------------------------- one vendor
+
+
+def demo_of(vendor: str) -> DemoBackend:
+    """The registry entry of `vendor` (its demo backend name, simulator and settings)."""
+    return next(d for d in DEMO_BACKENDS if d.vendor == vendor)
+
+
+def build_backend(
+    demo: DemoBackend,
+    sim: Simulator | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    **settings: Any,
+) -> HttpBackend:
+    """`demo`'s backend, under its demo name and settings (changed by `settings`), reaching `sim`
+    in-process (or through `transport`)."""
+    raw = {**demo.settings(f"http://{demo.name}.test"), **settings}
+    backend = VENDORS[raw["vendor"]]
+    if transport is None:
+        assert sim is not None, "give the simulator or a transport"
+        transport = SimulatorTransport(app=sim.app)
+    return backend(demo.name, backend.settings_model.model_validate(raw), transport=transport)
+
+
+BackendFactory = Callable[..., HttpBackend]
+
+
+@dataclass(frozen=True)
+class VendorUnderTest:
+    demo: DemoBackend
+    settings: dict[str, Any]
+
+
+@pytest.fixture
+def vendor_under_test(request: pytest.FixtureRequest) -> VendorUnderTest:
+    """The vendor a test module is about: `pytestmark = pytest.mark.vendor("genesys", retries=0)`
+    (the settings apply to every backend its tests build)."""
+    marker = request.node.get_closest_marker("vendor")
+    if marker is None:
+        raise pytest.UsageError(f"{request.node.nodeid} uses a vendor fixture without @pytest.mark.vendor")
+    [vendor] = marker.args
+    return VendorUnderTest(demo_of(vendor), dict(marker.kwargs))
+
+
+@pytest.fixture
+def sim(vendor_under_test: VendorUnderTest) -> Simulator:
+    """The vendor's simulator, holding its sample data."""
+    return vendor_under_test.demo.make()
+
+
+@pytest.fixture
+async def make_backend(vendor_under_test: VendorUnderTest, sim: Simulator) -> AsyncIterator[BackendFactory]:
+    """`make_backend(sim=None, *, transport=None, **settings)`: the vendor's backend reaching `sim`
+    (default: the `sim` fixture's) or `transport`; closed after the test."""
+    made: list[HttpBackend] = []
+
+    def factory(
+        other: Simulator | None = None, *, transport: httpx.AsyncBaseTransport | None = None, **settings: Any
+    ) -> HttpBackend:
+        demo, defaults = vendor_under_test.demo, vendor_under_test.settings
+        reaching = other if other is not None or transport is not None else sim
+        made.append(build_backend(demo, reaching, transport=transport, **{**defaults, **settings}))
+        return made[-1]
+
+    yield factory
+    for backend in made:
+        await backend.aclose()
+
+
+@pytest.fixture
+async def backend(make_backend: BackendFactory) -> HttpBackend:
+    """The vendor's backend reaching the `sim` fixture's simulator."""
+    return make_backend()
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,15 @@ def redis_url(db: int) -> str:
     return f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
 
 
+# Whether the test being run is marked `redis` (kept by tests/conftest.py): a test that asks for
+# Redis without the mark fails, so the mark stays on every test that needs Redis.
+REDIS_MARKED = [False]
+
+
 def require_redis() -> None:
+    """Skip the (`redis`-marked) test with the reason when no Redis can be had."""
+    if not REDIS_MARKED[0]:
+        pytest.fail("this test needs Redis: mark it @pytest.mark.redis", pytrace=False)
     why = redis_available()
     if why is not None:
         pytest.skip(why)

@@ -2,46 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import httpx
 import pytest
 
 from gateway import errors
-from gateway.backends.agentvoice import AgentVoiceBackend, AgentVoiceSettings
-from gateway.backends.base import Capability
+from gateway.backends.agentvoice import AgentVoiceBackend
+from gateway.backends.protocol import Capability
 from gateway.model import Address, ContactChanges, ContactFilter, ContactKind, ExternalId, ExternalIdFilter
 from gateway.simulators.agentvoice import (
     DEMO_API_KEY,
     DEMO_ORGANIZATION_ID,
+    HELD_CUSTOMERS,
     PREFIX,
     AgentVoiceSimulator,
     contact_id,
-    demo_backend_settings,
     sample_records,
 )
 from gateway.simulators.common import Fault
-from gateway.simulators.people import AGENTVOICE_CUSTOMERS, CUSTOMERS
+from gateway.simulators.people import CUSTOMERS
+from tests.conftest import BackendFactory
 
+pytestmark = pytest.mark.vendor("agentvoice")
 ROOT = "http://agentvoice.test"
-
-
-def make_backend(sim: AgentVoiceSimulator, **overrides: Any) -> AgentVoiceBackend:
-    settings = AgentVoiceSettings.model_validate({**demo_backend_settings(ROOT), **overrides})
-    return AgentVoiceBackend("voice", settings, transport=httpx.ASGITransport(app=sim.app))
-
-
-@pytest.fixture
-def sim() -> AgentVoiceSimulator:
-    return AgentVoiceSimulator()
-
-
-@pytest.fixture
-async def backend(sim: AgentVoiceSimulator) -> AsyncIterator[AgentVoiceBackend]:
-    b = make_backend(sim)
-    yield b
-    await b.aclose()
 
 
 def customer(index: int) -> str:
@@ -91,7 +73,7 @@ async def test_malformed_id_is_refused_before_any_call(backend: AgentVoiceBacken
 async def test_sample_data_is_agentvoice_shaped() -> None:
     records = sample_records()
     assert 25 <= len(records) <= 35
-    assert {r["first_name"] for r in records} >= {CUSTOMERS[i].first for i in AGENTVOICE_CUSTOMERS}
+    assert {r["first_name"] for r in records} >= {CUSTOMERS[i].first for i in HELD_CUSTOMERS}
     assert all(r["phone"] is None or r["phone"].startswith("+1") for r in records)
     assert any(r["email"] and r["email"] != r["email"].lower() for r in records)
     assert {r["crm_source"] for r in records} == {"salesforce", "hubspot", None}
@@ -172,7 +154,7 @@ async def test_kind_filter_without_person_makes_no_call(backend: AgentVoiceBacke
 # ---------------------------------------------------------------------------- failures
 
 
-async def test_wrong_api_key_is_backend_unauthorized(sim: AgentVoiceSimulator) -> None:
+async def test_wrong_api_key_is_backend_unauthorized(sim: AgentVoiceSimulator, make_backend: BackendFactory) -> None:
     backend = make_backend(sim, api_key="wrong-key")
     with pytest.raises(errors.BackendUnauthorized) as caught:
         await backend.scan(ContactFilter(), None, 10)
@@ -181,7 +163,9 @@ async def test_wrong_api_key_is_backend_unauthorized(sim: AgentVoiceSimulator) -
     await backend.aclose()
 
 
-async def test_wrong_organization_is_backend_unauthorized(sim: AgentVoiceSimulator) -> None:
+async def test_wrong_organization_is_backend_unauthorized(
+    sim: AgentVoiceSimulator, make_backend: BackendFactory
+) -> None:
     backend = make_backend(sim, organization_id="someone-else")
     with pytest.raises(errors.BackendUnauthorized):
         await backend.get(customer(0))
@@ -215,7 +199,7 @@ async def test_list_that_is_not_an_array_is_backend_bad_response(
         await backend.scan(ContactFilter(), None, 10)
 
 
-async def test_odd_record_is_mapped_without_crash() -> None:
+async def test_odd_record_is_mapped_without_crash(make_backend: BackendFactory) -> None:
     odd = {
         "id": contact_id("odd"),
         "first_name": ["Ann"],

@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from gateway.app import create_app
+from gateway.backends.base import HttpBackend
 from gateway.runtime import Gateway
 from gateway.simulators.comm100 import PREFIX, Comm100Simulator, guid, sample_records
 from gateway.simulators.common import Fault
@@ -24,7 +25,7 @@ ONE = "query($id: ID!) { contact(id: $id) { id displayName title } }"
 LIST = "{ contacts(first: 5) { edges { node { id displayName } } } }"
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def cache_url(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "memory":
         yield "memory://"
@@ -104,6 +105,7 @@ async def test_two_tokens_for_the_same_url_never_share_entries(cache_url: str) -
         await b.aclose()
 
 
+@pytest.mark.redis
 async def test_cache_keys_hold_no_secret_and_no_filter_value() -> None:
     require_redis()
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
@@ -130,6 +132,7 @@ async def test_fifty_identical_queries_at_once_make_one_vendor_call(
     assert h.calls("support") == 1
 
 
+@pytest.mark.redis
 async def test_identical_reads_on_two_instances_sharing_redis_go_out_once() -> None:
     require_redis()
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
@@ -146,6 +149,7 @@ async def test_identical_reads_on_two_instances_sharing_redis_go_out_once() -> N
     assert len(sim.state.calls) == 1
 
 
+@pytest.mark.redis
 async def test_an_instance_waiting_on_another_loads_itself_when_that_one_fails() -> None:
     require_redis()
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
@@ -155,6 +159,7 @@ async def test_an_instance_waiting_on_another_loads_itself_when_that_one_fails()
     instances = [tenant_gateway(sim, "shared-token", REDIS_TEST_URL) for _ in range(2)]
     for gateway in instances:
         for backend in gateway.backends.values():
+            assert isinstance(backend, HttpBackend)
             backend.http.settings = backend.http.settings.model_copy(update={"retries": 0})
     try:
         variables = {"id": f"support:{guid('customer-9')}"}
@@ -183,6 +188,7 @@ async def test_a_write_makes_the_next_read_fresh(make_harness: HarnessFactory, c
     assert after["data"]["contact"]["title"] == "Chief"
 
 
+@pytest.mark.redis
 async def test_write_through_one_replica_is_seen_by_another() -> None:
     require_redis()
     client = redis.Redis.from_url(REDIS_TEST_URL)
@@ -266,6 +272,7 @@ def private_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     process.wait()
 
 
+@pytest.mark.redis
 async def test_redis_outage_is_survived_and_redis_picked_up_again(
     make_harness: HarnessFactory, private_redis: tuple[str, subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import httpx
 import pytest
 
@@ -13,25 +10,11 @@ from gateway.backends.comm100 import Comm100Backend, Comm100Settings
 from gateway.model import Address, ContactChanges, ContactFilter, ContactKind
 from gateway.simulators.comm100 import PREFIX, Comm100Simulator, guid, sample_records
 from gateway.simulators.common import Fault
+from tests.conftest import BackendFactory
 
+# Pages of 10: the sample data takes several.
+pytestmark = pytest.mark.vendor("comm100", page_size=10)
 URL = "http://comm100.test" + PREFIX
-
-
-def make_backend(sim: Comm100Simulator, **settings: Any) -> Comm100Backend:
-    conf = Comm100Settings.model_validate({"vendor": "comm100", "url": URL, "token": "comm100-demo-token", **settings})
-    return Comm100Backend("support", conf, transport=httpx.ASGITransport(app=sim.app))
-
-
-@pytest.fixture
-def sim() -> Comm100Simulator:
-    return Comm100Simulator()
-
-
-@pytest.fixture
-async def backend(sim: Comm100Simulator) -> AsyncIterator[Comm100Backend]:
-    b = make_backend(sim, page_size=10)
-    yield b
-    await b.aclose()
 
 
 async def test_list_walks_every_page_until_next_page_is_null(backend: Comm100Backend, sim: Comm100Simulator) -> None:
@@ -83,7 +66,7 @@ async def test_malformed_id_is_refused_before_any_call(backend: Comm100Backend, 
     assert sim.state.calls == []
 
 
-async def test_wrong_token_is_backend_unauthorized(sim: Comm100Simulator) -> None:
+async def test_wrong_token_is_backend_unauthorized(sim: Comm100Simulator, make_backend: BackendFactory) -> None:
     backend = make_backend(sim, token="wrong")
     with pytest.raises(errors.BackendUnauthorized) as caught:
         await backend.get(guid("customer-1"))
@@ -103,7 +86,7 @@ async def test_basic_auth_with_email_and_api_key(sim: Comm100Simulator) -> None:
     await backend.aclose()
 
 
-async def test_site_id_goes_on_every_call(sim: Comm100Simulator) -> None:
+async def test_site_id_goes_on_every_call(sim: Comm100Simulator, make_backend: BackendFactory) -> None:
     sim.site_id = 10000
     backend = make_backend(sim, site_id=10000)
     await backend.get(guid("customer-1"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -13,12 +13,13 @@ import orjson
 import pytest
 
 from gateway import errors
-from gateway.backends.comm100 import Comm100Backend, Comm100Settings
+from gateway.backends.comm100 import Comm100Settings
 from gateway.backends.paging import PageRequest, PageWalk, PagingError
 from gateway.model import ContactFilter
 from gateway.simulators import comm100
-from gateway.simulators.common import SimulatorTransport
-from tests.conftest import Harness
+from tests.conftest import BackendFactory, Harness
+
+pytestmark = pytest.mark.vendor("comm100", retries=0)
 
 BASE = "https://api15.comm100.io/v4"
 LIST = "/v4/global/contacts"
@@ -80,26 +81,8 @@ def test_the_page_cap_counts_every_page_read() -> None:
 # ---------------------------------------------------------------------------- against the simulator
 
 
-def make_backend(transport: httpx.AsyncBaseTransport, **settings: Any) -> Comm100Backend:
-    raw = {**comm100.demo_backend_settings("http://comm100.test"), "retries": 0, **settings}
-    return Comm100Backend("support", Comm100Settings.model_validate(raw), transport=transport)
-
-
-@pytest.fixture
-async def backends() -> AsyncIterator[Callable[..., Comm100Backend]]:
-    made: list[Comm100Backend] = []
-
-    def factory(transport: httpx.AsyncBaseTransport, **settings: Any) -> Comm100Backend:
-        made.append(make_backend(transport, **settings))
-        return made[-1]
-
-    yield factory
-    for backend in made:
-        await backend.aclose()
-
-
 async def test_every_page_after_the_first_is_the_vendors_next_page_url(
-    backends: Callable[..., Comm100Backend],
+    make_backend: BackendFactory,
 ) -> None:
     """A vendor whose nextPage carries its own parameters (a continuation token) is followed as is."""
     asked: list[httpx.URL] = []
@@ -108,12 +91,11 @@ async def test_every_page_after_the_first_is_the_vendors_next_page_url(
         asked.append(request.url)
         index = int(request.url.params["pageIndex"])
         record = {"id": comm100.guid(f"paged-{index}"), "name": f"Page {index}"}
-        following = (
-            f"http://comm100.test/v4/global/contacts?pageIndex={index + 1}&token=t{index}" if index < 3 else None
-        )
+        on_the_same_base = request.url.copy_with(params={"pageIndex": index + 1, "token": f"t{index}"})
+        following = str(on_the_same_base) if index < 3 else None
         return httpx.Response(200, json={"contacts": [record], "nextPage": following, "total": 3})
 
-    backend = backends(httpx.MockTransport(vendor))
+    backend = make_backend(transport=httpx.MockTransport(vendor))
     result = await backend.scan(ContactFilter(), None, 100)
     assert [c.display_name for c in result.contacts] == ["Page 1", "Page 2", "Page 3"]
     assert [dict(u.params) for u in asked[1:]] == [{"pageIndex": "2", "token": "t1"}, {"pageIndex": "3", "token": "t2"}]
@@ -132,19 +114,19 @@ MODES = {
 
 @pytest.mark.parametrize(("mode", "reason"), MODES.items(), ids=MODES.keys())
 async def test_a_broken_next_page_is_a_bad_response_after_one_call(
-    backends: Callable[..., Comm100Backend], mode: comm100.PagingMode, reason: str
+    make_backend: BackendFactory, mode: comm100.PagingMode, reason: str
 ) -> None:
     sim = comm100.Comm100Simulator(paging=mode)
-    backend = backends(SimulatorTransport(app=sim.app), page_size=10)
+    backend = make_backend(sim, page_size=10)
     with pytest.raises(errors.BackendBadResponse) as caught:
         await backend.scan(ContactFilter(search="example"), None, 1000)
     assert caught.value.details["reason"] == reason and caught.value.backend == "support"
     assert sim.state.count("GET", LIST) == 1
 
 
-async def test_endless_pages_stop_at_max_pages(backends: Callable[..., Comm100Backend]) -> None:
+async def test_endless_pages_stop_at_max_pages(make_backend: BackendFactory) -> None:
     sim = comm100.Comm100Simulator(paging="endless")
-    backend = backends(SimulatorTransport(app=sim.app), page_size=10, max_pages=7)
+    backend = make_backend(sim, page_size=10, max_pages=7)
     with pytest.raises(errors.BackendBadResponse) as caught:
         await backend.scan(ContactFilter(search="no such person anywhere"), None, 10)
     assert caught.value.details["reason"] == "PAGE_CAP"
@@ -182,7 +164,7 @@ async def test_a_looping_vendor_ends_the_request_promptly_with_a_coded_error(
 
 @pytest.mark.parametrize(("first", "pages"), [(1, 1), (4, 2), (5, 2), (8, 2), (9, 3), (10, 3), (24, 5), (30, 5)])
 async def test_a_list_reads_only_the_pages_its_answer_needs(
-    backends: Callable[..., Comm100Backend], first: int, pages: int
+    make_backend: BackendFactory, first: int, pages: int
 ) -> None:
     """`first` + 1 contacts (what the resolver asks for) and one more to know there is a next page:
     never a page past that, even when the next page is asked for early (while one is mapped)."""
@@ -191,7 +173,7 @@ async def test_a_list_reads_only_the_pages_its_answer_needs(
         for k in range(25)
     ]
     sim = comm100.Comm100Simulator(records=records)
-    backend = backends(SimulatorTransport(app=sim.app), page_size=5)
+    backend = make_backend(sim, page_size=5)
     result = await backend.scan(ContactFilter(), None, first + 1)
     assert [c.display_name for c in result.contacts] == [f"P {k}" for k in range(min(first + 1, 25))]
     assert sim.state.count("GET") == pages
@@ -226,24 +208,23 @@ class IndexedVendor:
             for n in range(start, min(start + size, self.size))
         ]
         more = start + size < self.size
-        following = (
-            f"http://comm100.test/v4/global/contacts?include=contactIdentity&pageSize={size}&pageIndex={index + 1}"
-        )
+        params = {"include": "contactIdentity", "pageSize": size, "pageIndex": index + 1}
         if self.token:
-            following += f"&token=t{index}"
+            params["token"] = f"t{index}"
+        following = str(request.url.copy_with(params=params))
         return httpx.Response(
             200, json={"contacts": records, "nextPage": following if more else None, "total": self.size}
         )
 
 
 async def test_the_pages_an_unfiltered_list_needs_are_asked_for_at_once(
-    backends: Callable[..., Comm100Backend],
+    make_backend: BackendFactory,
 ) -> None:
     """1,000 contacts in pages of 100: after the first page (which gives the total), the other
     nine are asked for together; then, the vendor having shown index paging, all ten at once.
     No page beyond what the request and its hasNextPage need."""
     vendor = IndexedVendor(1200)
-    backend = backends(httpx.MockTransport(vendor), page_size=100)
+    backend = make_backend(transport=httpx.MockTransport(vendor), page_size=100)
     first = await backend.scan(ContactFilter(), None, 1000)
     assert len(first.contacts) == 1000
     assert first.contacts[-1].display_name == "Contact 999"
@@ -257,9 +238,9 @@ async def test_the_pages_an_unfiltered_list_needs_are_asked_for_at_once(
     assert vendor.most_in_flight == 3
 
 
-async def test_a_short_list_costs_at_most_a_few_empty_answers(backends: Callable[..., Comm100Backend]) -> None:
+async def test_a_short_list_costs_at_most_a_few_empty_answers(make_backend: BackendFactory) -> None:
     vendor = IndexedVendor(150)
-    backend = backends(httpx.MockTransport(vendor), page_size=100)
+    backend = make_backend(transport=httpx.MockTransport(vendor), page_size=100)
     await backend.scan(ContactFilter(), None, 10)  # learns that pages are named by index
     vendor.asked.clear()
     result = await backend.scan(ContactFilter(), None, 1000)
@@ -269,10 +250,10 @@ async def test_a_short_list_costs_at_most_a_few_empty_answers(backends: Callable
 
 
 async def test_a_vendor_paging_with_tokens_is_read_one_page_ahead_only(
-    backends: Callable[..., Comm100Backend],
+    make_backend: BackendFactory,
 ) -> None:
     vendor = IndexedVendor(500, token=True)
-    backend = backends(httpx.MockTransport(vendor), page_size=100)
+    backend = make_backend(transport=httpx.MockTransport(vendor), page_size=100)
     for _ in range(2):
         vendor.asked.clear()
         result = await backend.scan(ContactFilter(), None, 450)

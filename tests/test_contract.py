@@ -7,7 +7,6 @@ never lose a record.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +19,9 @@ from gateway.backends.base import HttpBackend
 from gateway.backends.registry import VENDORS
 from gateway.filtering import matches
 from gateway.model import Contact, ContactFilter, ContactKind, ExternalIdFilter
-from gateway.simulators.common import Fault, SimulatorTransport
+from gateway.simulators.common import Fault
 from gateway.simulators.registry import DEMO_BACKENDS, DemoBackend, Simulator
+from tests.conftest import build_backend
 
 EVERYTHING = 100_000
 CANDIDATE_UNKNOWN_IDS = ("00000000-0000-4000-8000-0000000000ff", "987654321", "no-such-contact-id")
@@ -38,16 +38,6 @@ class Subject:
         return (await self.backend.scan(ContactFilter(), None, EVERYTHING, include_merged=True)).contacts
 
 
-def build(demo: DemoBackend, sim: Simulator, **changes: Any) -> HttpBackend:
-    raw = demo.settings(f"http://{demo.name}.test")
-    raw.update({"retries": 0, **changes.pop("raw", {})})
-    cls = VENDORS[raw["vendor"]]
-    settings = cls.settings_model.model_validate(raw)
-    if changes:
-        settings = settings.model_copy(update=changes)
-    return cls(demo.name, settings, transport=SimulatorTransport(app=sim.app))
-
-
 @pytest.fixture(params=DEMO_BACKENDS, ids=lambda d: d.name)
 async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
     demo: DemoBackend = request.param
@@ -55,7 +45,7 @@ async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
     made: list[HttpBackend] = []
 
     def make(**changes: Any) -> HttpBackend:
-        backend = build(demo, sim, **changes)
+        backend = build_backend(demo, sim, retries=0, **changes)
         made.append(backend)
         return backend
 
@@ -195,8 +185,8 @@ ODD_RECORDS: list[dict[str, Any]] = [
 
 @pytest.mark.parametrize("demo", DEMO_BACKENDS, ids=lambda d: d.name)
 def test_odd_records_map_without_crashing(demo: DemoBackend) -> None:
-    module = sys.modules[VENDORS[demo.settings("http://x")["vendor"]].__module__]
+    mapper = VENDORS[demo.vendor].mapper
     for record in ODD_RECORDS:
-        contact = module.to_contact(record, demo.name)
+        contact = mapper(record, demo.name)
         assert contact.native_id == str(record["id"])
         assert contact.raw == record

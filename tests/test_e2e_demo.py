@@ -12,6 +12,9 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright
 
+from gateway.backends.registry import VENDORS
+from gateway.simulators.people import generated_share
+from gateway.simulators.registry import DEMO_BACKENDS
 from tests.services import CHROMIUM_ARGS, chromium
 
 pytestmark = pytest.mark.slow
@@ -119,14 +122,20 @@ async def test_graphiql_offers_example_tabs_and_the_explorer_builds_from_the_sch
         finally:
             await browser.close()
     assert {"FirstContacts", "FindPerson", "FollowMerge", "ListAgents", "PageThrough"} <= set(titles), titles
-    assert '"mergedIntoId": "support:' in merged
+    merging = next(d.name for d in DEMO_BACKENDS if d.merged_example is not None)
+    assert f'"mergedIntoId": "{merging}:' in merged
     assert "contacts" in explorer_text and "backends" in explorer_text
 
 
 async def test_demo_at_size_indexes_its_generated_contacts_and_answers_from_the_index() -> None:
-    from gateway.simulators.people import generated_share
-
     count = 300
+    shares = [generated_share(rank, count) for rank in range(len(DEMO_BACKENDS))]
+    # The contacts of "Company 7", as each vendor maps its generated records (some have no company).
+    with_company = sum(
+        VENDORS[d.vendor].mapper(record, d.name).company == "Company 7"
+        for d, share in zip(DEMO_BACKENDS, shares, strict=True)
+        for record in d.generated(share)
+    )
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway.cli", "demo", "--port", "0", "--contacts", str(count),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -150,15 +159,12 @@ async def test_demo_at_size_indexes_its_generated_contacts_and_answers_from_the_
                 if all(i["state"] == "SYNCED" for i in indexes):
                     break
                 await asyncio.sleep(0.1)
-            assert [i["records"] for i in indexes] == [count] * 4
+            assert [i["records"] for i in indexes] == [count] * len(DEMO_BACKENDS)
             people = await ask("{ people(first: 5) { totalCount edges { node { contacts { id } } } } }")
             assert "extensions" not in people  # answered by the index
-            shares = [generated_share(rank, count) for rank in range(4)]
             assert people["data"]["people"]["totalCount"] == shares[-1].stop  # type: ignore[index]
             by_company = await ask('{ contacts(first: 5, filter: {company: "Company 7"}) { totalCount } }')
-            with_company = shares[:3]  # Genesys records have no company
-            expected = sum(1 for share in with_company for i in share if i % 100 == 7)
-            assert by_company["data"]["contacts"]["totalCount"] == expected  # type: ignore[index]
+            assert by_company["data"]["contacts"]["totalCount"] == with_company  # type: ignore[index]
     finally:
         process.send_signal(signal.SIGINT)
         await asyncio.wait_for(process.wait(), timeout=20)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -19,13 +18,15 @@ from gateway.simulators.genesys import (
     DEMO_ADMIN,
     DEMO_AGENT,
     DEMO_TOKEN,
+    HELD_CUSTOMERS,
     GenesysSimulator,
     contact_id,
     demo_backend_settings,
 )
-from gateway.simulators.people import CUSTOMERS, GENESYS_CUSTOMERS
-from tests.conftest import HarnessFactory
+from gateway.simulators.people import CUSTOMERS
+from tests.conftest import BackendFactory, HarnessFactory
 
+pytestmark = pytest.mark.vendor("genesys", retries=0)
 ROOT = "http://gws.test"
 # The document's own example record.
 EXAMPLE = {"id": "Some unique id", "name": "Some Contact", "type": "Custom", "phoneNumber": "xxx-xxx-xxxx"}
@@ -96,24 +97,7 @@ def test_settings_need_exactly_one_way_to_authenticate(extra: dict[str, Any], fr
 # ---------------------------------------------------------------------------- against the simulator
 
 
-def make_backend(sim: GenesysSimulator, **overrides: Any) -> GenesysBackend:
-    raw = {**demo_backend_settings(ROOT), "retries": 0, **overrides}
-    return GenesysBackend("routing", GenesysSettings.model_validate(raw), transport=httpx.ASGITransport(app=sim.app))
-
-
-@pytest.fixture
-def sim() -> GenesysSimulator:
-    return GenesysSimulator()
-
-
-@pytest.fixture
-async def backend(sim: GenesysSimulator) -> AsyncIterator[GenesysBackend]:
-    made = make_backend(sim)
-    yield made
-    await made.aclose()
-
-
-CUSTOMER = contact_id(f"customer-{GENESYS_CUSTOMERS[0]}")
+CUSTOMER = contact_id(f"customer-{HELD_CUSTOMERS[0]}")
 QUEUE = contact_id("queue-Support Queue")
 
 
@@ -127,7 +111,7 @@ async def test_list_sends_basic_auth_and_reads_the_envelope(backend: GenesysBack
     assert call.headers["authorization"] == f"Basic {expected}"
 
 
-async def test_bearer_tokens_work_too(sim: GenesysSimulator) -> None:
+async def test_bearer_tokens_work_too(sim: GenesysSimulator, make_backend: BackendFactory) -> None:
     backend = make_backend(sim, username=None, password=None, token=DEMO_TOKEN)
     try:
         assert (await backend.scan(ContactFilter(), None, 5)).contacts
@@ -138,7 +122,7 @@ async def test_bearer_tokens_work_too(sim: GenesysSimulator) -> None:
 
 async def test_get_uses_the_id_attribute(backend: GenesysBackend, sim: GenesysSimulator) -> None:
     found = await backend.get(CUSTOMER)
-    assert found is not None and found.display_name == CUSTOMERS[GENESYS_CUSTOMERS[0]].name
+    assert found is not None and found.display_name == CUSTOMERS[HELD_CUSTOMERS[0]].name
     assert parse_qs(sim.state.calls[-1].query) == {"id": [CUSTOMER]}
     assert await backend.get("nothing-here") is None
 
@@ -181,7 +165,9 @@ async def test_a_non_zero_status_code_on_http_200_is_a_coded_error_and_not_cache
 @pytest.mark.parametrize(
     "change", [{"password": "wrong"}, {"username": DEMO_AGENT[0], "password": "wrong"}, {"token": "wrong"}]
 )
-async def test_wrong_credentials_are_backend_unauthorized(sim: GenesysSimulator, change: dict[str, Any]) -> None:
+async def test_wrong_credentials_are_backend_unauthorized(
+    sim: GenesysSimulator, change: dict[str, Any], make_backend: BackendFactory
+) -> None:
     if "token" in change:
         change = {**change, "username": None, "password": None}
     backend = make_backend(sim, **change)
@@ -193,7 +179,7 @@ async def test_wrong_credentials_are_backend_unauthorized(sim: GenesysSimulator,
     assert caught.value.backend == "routing" and "wrong" not in caught.value.message
 
 
-async def test_an_agent_may_read_but_not_write(sim: GenesysSimulator) -> None:
+async def test_an_agent_may_read_but_not_write(sim: GenesysSimulator, make_backend: BackendFactory) -> None:
     backend = make_backend(sim, username=DEMO_AGENT[0], password=DEMO_AGENT[1])
     try:
         assert (await backend.scan(ContactFilter(), None, 5)).contacts
@@ -333,7 +319,9 @@ async def test_create_update_delete_round_trip_through_graphql(make_harness: Har
         (99, errors.BackendUnavailable),
     ],
 )
-def test_gws_status_codes_map_to_the_contract(status: int, error: type[errors.GatewayError]) -> None:
+def test_gws_status_codes_map_to_the_contract(
+    status: int, error: type[errors.GatewayError], make_backend: BackendFactory
+) -> None:
     backend = make_backend(GenesysSimulator())
     with pytest.raises(error) as caught:
         backend.check_payload({"statusCode": status, "statusMessage": "said by GWS"})

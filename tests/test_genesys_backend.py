@@ -13,38 +13,22 @@ import httpx
 import pytest
 
 from gateway import errors
-from gateway.backends.genesys import GenesysBackend, GenesysSettings, to_contact
+from gateway.backends.genesys import GenesysBackend, to_contact
 from gateway.filtering import matches, normalize_phone
 from gateway.model import ContactChanges, ContactFilter, ContactKind, ExternalId, ExternalIdFilter
-from gateway.simulators.common import Fault, SimulatorTransport
-from gateway.simulators.genesys import DEMO_ADMIN, DEMO_TOKEN, GenesysSimulator, contact_id, demo_backend_settings
-from gateway.simulators.people import AGENTS, CUSTOMERS, GENESYS_CUSTOMERS, us_national
-from tests.conftest import HarnessFactory
+from gateway.simulators.common import Fault
+from gateway.simulators.genesys import DEMO_ADMIN, DEMO_TOKEN, HELD_CUSTOMERS, GenesysSimulator, contact_id
+from gateway.simulators.people import AGENTS, CUSTOMERS, us_national
+from tests.conftest import BackendFactory, HarnessFactory
 
+pytestmark = pytest.mark.vendor("genesys", retries=0)
 ROOT = "http://gws.test"
 BASE = f"{ROOT}/api/v2"
-CUSTOMER_INDEX = GENESYS_CUSTOMERS[1]
+CUSTOMER_INDEX = HELD_CUSTOMERS[1]
 CUSTOMER = contact_id(f"customer-{CUSTOMER_INDEX}")
 QUEUE = contact_id("queue-Billing Queue")
 USER = contact_id("user-0")
 BASIC = "Basic " + base64.b64encode(f"{DEMO_ADMIN[0]}:{DEMO_ADMIN[1]}".encode()).decode()
-
-
-def make_backend(sim: GenesysSimulator, **overrides: Any) -> GenesysBackend:
-    raw = {**demo_backend_settings(ROOT), "retries": 0, **overrides}
-    return GenesysBackend("routing", GenesysSettings.model_validate(raw), transport=SimulatorTransport(app=sim.app))
-
-
-@pytest.fixture
-def sim() -> GenesysSimulator:
-    return GenesysSimulator()
-
-
-@pytest.fixture
-async def backend(sim: GenesysSimulator) -> AsyncIterator[GenesysBackend]:
-    made = make_backend(sim)
-    yield made
-    await made.aclose()
 
 
 @pytest.fixture
@@ -74,7 +58,7 @@ def test_the_sample_data_holds_every_type_with_its_attributes(sim: GenesysSimula
 
 
 def test_sample_customers_share_their_phone_with_the_other_vendors(sim: GenesysSimulator) -> None:
-    for index in GENESYS_CUSTOMERS:
+    for index in HELD_CUSTOMERS:
         record = sim.records[contact_id(f"customer-{index}")]
         assert record["type"] == "Custom"
         assert normalize_phone(record["phoneNumber"]) == CUSTOMERS[index].phone
@@ -225,7 +209,9 @@ async def test_an_envelope_without_contacts_is_a_bad_response(backend: GenesysBa
         (Fault("drop"), "BACKEND_UNAVAILABLE"),
     ],
 )
-async def test_a_failing_vendor_is_reported_by_code_and_backend(sim: GenesysSimulator, fault: Fault, code: str) -> None:
+async def test_a_failing_vendor_is_reported_by_code_and_backend(
+    sim: GenesysSimulator, fault: Fault, code: str, make_backend: BackendFactory
+) -> None:
     backend = make_backend(sim, timeout_s=0.2)
     sim.state.inject(fault)
     try:
@@ -236,7 +222,7 @@ async def test_a_failing_vendor_is_reported_by_code_and_backend(sim: GenesysSimu
     assert (caught.value.code, caught.value.backend) == (code, "routing")
 
 
-async def test_the_password_never_reaches_an_error(sim: GenesysSimulator) -> None:
+async def test_the_password_never_reaches_an_error(sim: GenesysSimulator, make_backend: BackendFactory) -> None:
     backend = make_backend(sim, password="not-the-password")
     try:
         with pytest.raises(errors.BackendUnauthorized) as caught:
@@ -249,7 +235,7 @@ async def test_the_password_never_reaches_an_error(sim: GenesysSimulator) -> Non
 # ---------------------------------------------------------------------------- writes
 
 
-async def test_bearer_auth_is_sent_on_writes_too(sim: GenesysSimulator) -> None:
+async def test_bearer_auth_is_sent_on_writes_too(sim: GenesysSimulator, make_backend: BackendFactory) -> None:
     backend = make_backend(sim, username=None, password=None, token=DEMO_TOKEN)
     try:
         created = await backend.create(ContactChanges(values={"display_name": "Front Desk"}))
@@ -331,7 +317,7 @@ async def test_writing_an_unknown_contact_is_not_found_without_a_write(
     assert writes(sim) == []
 
 
-async def test_a_failed_put_is_reported_and_never_retried(sim: GenesysSimulator) -> None:
+async def test_a_failed_put_is_reported_and_never_retried(sim: GenesysSimulator, make_backend: BackendFactory) -> None:
     backend = make_backend(sim, retries=2)
     sim.state.inject(Fault("status", status=503, path_prefix=f"/api/v2/contacts/{CUSTOMER}"))
     try:

@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from gateway.app import create_app
+from gateway.backends.base import HttpBackend
 from gateway.config import ConfigError
 from gateway.simulators.comm100 import guid
 from gateway.simulators.common import Fault, SimulatorTransport
@@ -207,7 +208,9 @@ async def test_a_header_override_replaces_the_backends_own_header_whatever_its_c
     h = make_harness(only=["support"], overrides={"support": {"headers": override, "token": "not-the-right-one"}})
     result = await h.run("{ contacts(first: 1) { totalCount } }")
     assert "errors" not in result  # the vendor saw the operator's header, not the backend's own
-    sent = [value for name, value in h.gateway.backends["support"].http.headers if name.lower() == b"authorization"]
+    backend = h.gateway.backends["support"]
+    assert isinstance(backend, HttpBackend)
+    sent = [value for name, value in backend.http.headers if name.lower() == b"authorization"]
     assert sent == [b"Bearer comm100-demo-token"]
 
 

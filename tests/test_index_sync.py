@@ -45,13 +45,13 @@ async def synced(h: Harness, **kw: Any) -> list[Any]:
 
 async def status(h: Harness, backend: str) -> Any:
     assert h.gateway.index is not None
-    namespace = h.gateway.backends[backend].http.cache_namespace
+    namespace = h.gateway.backends[backend].cache_namespace
     return (await h.gateway.index.status([namespace]))[namespace]
 
 
 async def indexed_ids(h: Harness, backend: str) -> list[str]:
     assert h.gateway.index is not None
-    namespace = h.gateway.backends[backend].http.cache_namespace
+    namespace = h.gateway.backends[backend].cache_namespace
     rows = await h.gateway.index.contacts_page(namespace, ContactFilter(), "US", True, None, 100_000)
     return [c.id for c, _ in rows]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -12,12 +12,15 @@ import pytest
 from pydantic import ValidationError
 
 from gateway import errors
+from gateway.backends.base import HttpBackend
 from gateway.backends.motioncx import MotionCXBackend, MotionCXSettings, pushdown, to_contact
 from gateway.model import Address, ContactChanges, ContactFilter, ContactKind, ExternalId, ExternalIdFilter
 from gateway.simulators.common import Fault
-from gateway.simulators.motioncx import DEMO_TENANT_ID, DEMO_TOKEN, MotionCXSimulator, demo_backend_settings
-from gateway.simulators.people import CUSTOMERS, MOTIONCX_CUSTOMERS
+from gateway.simulators.motioncx import DEMO_TENANT_ID, DEMO_TOKEN, HELD_CUSTOMERS, MotionCXSimulator
+from gateway.simulators.people import CUSTOMERS
+from tests.conftest import BackendFactory
 
+pytestmark = pytest.mark.vendor("motioncx", retries=0)
 ROOT = "http://motioncx.test"
 # The document's example, malformed as published: `displayName` holds an array of records.
 DOCUMENT_EXAMPLE: dict[str, Any] = {
@@ -142,24 +145,7 @@ def test_settings_need_a_token_unless_a_header_carries_one() -> None:
 # ---------------------------------------------------------------------------- against the simulator
 
 
-def make_backend(sim: MotionCXSimulator, **overrides: Any) -> MotionCXBackend:
-    raw = {**demo_backend_settings(ROOT), "retries": 0, **overrides}
-    return MotionCXBackend("agents", MotionCXSettings.model_validate(raw), transport=httpx.ASGITransport(app=sim.app))
-
-
-@pytest.fixture
-def sim() -> MotionCXSimulator:
-    return MotionCXSimulator()
-
-
-@pytest.fixture
-async def backend(sim: MotionCXSimulator) -> AsyncIterator[MotionCXBackend]:
-    made = make_backend(sim)
-    yield made
-    await made.aclose()
-
-
-async def failure(backend: MotionCXBackend) -> errors.GatewayError:
+async def failure(backend: HttpBackend) -> errors.GatewayError:
     """The coded error a list through `backend` fails with (the backend is closed after)."""
     try:
         with pytest.raises(errors.GatewayError) as caught:
@@ -202,7 +188,7 @@ async def test_a_non_integer_id_is_refused_before_any_call(backend: MotionCXBack
 async def test_filters_go_to_the_vendor_and_the_answer_matches_the_gateways_rule(
     backend: MotionCXBackend, sim: MotionCXSimulator
 ) -> None:
-    person = CUSTOMERS[MOTIONCX_CUSTOMERS[1]]  # written in upper case by the simulator
+    person = CUSTOMERS[HELD_CUSTOMERS[1]]  # written in upper case by the simulator
     result = await backend.scan(
         ContactFilter(email=person.email.upper(), kinds=frozenset({ContactKind.PERSON})), None, 10
     )
@@ -216,7 +202,7 @@ async def test_filters_go_to_the_vendor_and_the_answer_matches_the_gateways_rule
 async def test_phone_is_filtered_by_the_gateway_whatever_the_spelling(
     backend: MotionCXBackend, sim: MotionCXSimulator
 ) -> None:
-    person = CUSTOMERS[MOTIONCX_CUSTOMERS[2]]
+    person = CUSTOMERS[HELD_CUSTOMERS[2]]
     result = await backend.scan(ContactFilter(phone=person.phone), None, 10)
     assert [c.display_name for c in result.contacts] == [person.name]
     assert "Phone" not in sent(sim)
@@ -230,7 +216,7 @@ async def test_phone_is_filtered_by_the_gateway_whatever_the_spelling(
     ],
 )
 async def test_auth_refusals_are_coded_and_name_the_backend(
-    sim: MotionCXSimulator, change: dict[str, Any], code: str
+    sim: MotionCXSimulator, change: dict[str, Any], code: str, make_backend: BackendFactory
 ) -> None:
     caught = await failure(make_backend(sim, **change))
     assert caught.code == code and caught.backend == "agents"
@@ -258,13 +244,17 @@ async def test_the_simulator_is_strict_about_parameter_names(sim: MotionCXSimula
         (Fault("hang", seconds=5), "BACKEND_TIMEOUT"),
     ],
 )
-async def test_vendor_failures_are_coded(sim: MotionCXSimulator, fault: Fault, code: str) -> None:
+async def test_vendor_failures_are_coded(
+    sim: MotionCXSimulator, fault: Fault, code: str, make_backend: BackendFactory
+) -> None:
     sim.state.inject(fault)
     caught = await failure(make_backend(sim, timeout_s=0.3))
     assert caught.code == code and caught.backend == "agents"
 
 
-async def test_an_object_instead_of_the_array_is_a_bad_response(sim: MotionCXSimulator) -> None:
+async def test_an_object_instead_of_the_array_is_a_bad_response(
+    sim: MotionCXSimulator, make_backend: BackendFactory
+) -> None:
     backend = make_backend(sim)
     sim.state.inject(Fault("garbage", body=b'{"contacts": []}'))
     try:

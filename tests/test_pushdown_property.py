@@ -13,12 +13,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from gateway.backends.registry import VENDORS
 from gateway.filtering import matches
 from gateway.model import EMPTY_FILTER, ContactFilter, ContactKind, ExternalIdFilter
-from gateway.simulators import agentvoice, comm100, genesys, motioncx
-from gateway.simulators.common import SimulatorTransport
-from gateway.simulators.registry import Simulator
+from gateway.simulators import comm100, motioncx
+from tests.conftest import build_backend, demo_of
 
 NAMES = ["Ada", "ada", "ADA", "Bob", "bob", "Émile", "émile"]
 COMPANIES = ["Acme", "acme", "ACME", "Globex"]
@@ -147,23 +145,20 @@ def genesys_record(n: int, p: dict[str, Any]) -> dict[str, Any]:
     return {**record, **{k: v for k, v in extra.items() if v is not None}}
 
 
-VENDOR_CASES: dict[str, tuple[Callable[..., Simulator], Callable[[int, dict[str, Any]], dict[str, Any]], Any]] = {
-    "comm100": (comm100.Comm100Simulator, comm100_record, comm100.demo_backend_settings),
-    "motioncx": (motioncx.MotionCXSimulator, motioncx_record, motioncx.demo_backend_settings),
-    "agentvoice": (agentvoice.AgentVoiceSimulator, agentvoice_record, agentvoice.demo_backend_settings),
-    "genesys": (genesys.GenesysSimulator, genesys_record, genesys.demo_backend_settings),
+# Each vendor's record for a generated person (its simulator and settings come from the registry).
+VENDOR_RECORDS: dict[str, Callable[[int, dict[str, Any]], dict[str, Any]]] = {
+    "comm100": comm100_record,
+    "motioncx": motioncx_record,
+    "agentvoice": agentvoice_record,
+    "genesys": genesys_record,
 }
 
 
 async def both_ways(vendor: str, case_sensitive: bool, people: list[dict[str, Any]], flt: ContactFilter) -> None:
-    make_sim, to_record, backend_settings = VENDOR_CASES[vendor]
-    sim = make_sim(records=[to_record(n, p) for n, p in enumerate(people)], case_sensitive=case_sensitive)
-    backend_class = VENDORS[vendor]
-    paged = {"page_size": 2} if vendor == "comm100" else {}  # walk several pages by nextPage
-    conf = backend_class.settings_model.model_validate(
-        {**backend_settings("http://vendor.test"), "retries": 0, **paged}
-    )
-    backend = backend_class(vendor, conf, transport=SimulatorTransport(app=sim.app))
+    demo, to_record = demo_of(vendor), VENDOR_RECORDS[vendor]
+    sim = demo.make(records=[to_record(n, p) for n, p in enumerate(people)], case_sensitive=case_sensitive)
+    paged: dict[str, Any] = {"page_size": 2} if vendor == "comm100" else {}  # walk several pages by nextPage
+    backend = build_backend(demo, sim, retries=0, **paged)
     try:
         pushed = await backend.scan(flt, None, 1000)
         everything = await backend.scan(EMPTY_FILTER, None, 1000, include_merged=True)
@@ -174,7 +169,7 @@ async def both_ways(vendor: str, case_sensitive: bool, people: list[dict[str, An
 
 
 @pytest.mark.parametrize("case_sensitive", [False, True], ids=["vendor ignores case", "vendor matches exactly"])
-@pytest.mark.parametrize("vendor", list(VENDOR_CASES))
+@pytest.mark.parametrize("vendor", list(VENDOR_RECORDS))
 def test_pushdown_returns_what_the_gateway_filter_keeps(vendor: str, case_sensitive: bool) -> None:
     @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
     @given(people=PEOPLE, flt=filters())

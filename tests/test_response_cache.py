@@ -126,6 +126,7 @@ async def test_a_write_makes_the_stored_response_unreachable(served: Served) -> 
     assert after.json()["data"]["contact"]["title"] == "Chief"
 
 
+@pytest.mark.redis
 async def test_a_write_through_one_replica_refreshes_the_other_replicas_responses(shared_redis: str) -> None:
     replica_a = Served(shared_redis)
     replica_b = Served(shared_redis, sims=replica_a.sims)  # one vendor behind both replicas
@@ -145,7 +146,7 @@ async def test_a_write_through_one_replica_refreshes_the_other_replicas_response
         redis.Redis.from_url(shared_redis).flushdb()
 
 
-@pytest.mark.parametrize("cache", ["memory", "redis"])
+@pytest.mark.parametrize("cache", ["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def test_callers_with_different_scopes_never_share_an_answer(cache: str) -> None:
     url = "memory://" if cache == "memory" else REDIS_TEST_URL
     if cache == "redis":
@@ -231,6 +232,7 @@ async def test_persisted_query_round_trip(served: Served) -> None:
     assert over_get.json()["data"]["contact"]["id"] == CUSTOMER
 
 
+@pytest.mark.redis
 async def test_persisted_queries_are_known_to_every_replica_sharing_redis(shared_redis: str) -> None:
     replica_a, replica_b = Served(shared_redis), Served(shared_redis)
     body = {"variables": {"id": CUSTOMER}, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha(ONE)}}}
@@ -261,6 +263,7 @@ async def test_bad_persisted_queries_are_refused_with_a_code(
     assert error["extensions"]["code"] == "BAD_USER_INPUT" and fragment in error["message"]
 
 
+@pytest.mark.redis
 async def test_two_deployments_with_other_credentials_never_share_answers(shared_redis: str) -> None:
     # Same backend name, same URL, other tokens (two tenants): the same query, other data.
     tenants = {"A": Comm100Simulator(token="token-a"), "B": Comm100Simulator(token="token-b")}

@@ -118,6 +118,7 @@ async def test_introspection_can_be_turned_off() -> None:
         await opened.aclose()
 
 
+@pytest.mark.redis
 async def test_no_secret_in_responses_logs_or_cache_keys(caplog: pytest.LogCaptureFixture) -> None:
     require_redis()
     url = redis_url(14)

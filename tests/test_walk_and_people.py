@@ -1,9 +1,9 @@
 """Cross-backend pagination and `people`, over every demo backend at once.
 
 The oracles come from the simulators' own data: each backend's full list (read straight from
-the adapter) for the page walk, and the membership tables in `gateway/simulators/people.py`
-(which vendor holds which person) for the joins. The tests follow whatever vendors are in the
-demo, so they grow with it.
+the adapter) for the page walk, and which customers each simulator declares it holds (its
+registry entry's `customers`) for the joins. The tests follow whatever vendors are in the demo, so
+they grow with it.
 """
 
 from __future__ import annotations
@@ -33,13 +33,6 @@ PEOPLE = (
     " totalCount edges { node { id displayName emails phones contacts { id backend } } }"
     " pageInfo { hasNextPage endCursor } } }"
 )
-# Which customers each vendor's simulator holds, by vendor key.
-MEMBERSHIP = {
-    "comm100": data.COMM100_CUSTOMERS,
-    "agentvoice": data.AGENTVOICE_CUSTOMERS,
-    "motioncx": data.MOTIONCX_CUSTOMERS,
-    "genesys": data.GENESYS_CUSTOMERS,
-}
 
 
 async def listed_ids(h: Harness, include_merged: bool = False) -> list[str]:
@@ -159,7 +152,7 @@ def person_with_email(people: list[dict[str, Any]], email: str) -> dict[str, Any
 
 
 def expected_backends(index: int) -> set[str]:
-    return {d.name for d in DEMO_BACKENDS if index in MEMBERSHIP.get(d.settings("http://x")["vendor"], ())}
+    return {d.name for d in DEMO_BACKENDS if index in d.customers}
 
 
 async def test_people_join_one_person_across_every_vendor_holding_them(harness: Harness) -> None:

@@ -84,6 +84,7 @@ async def fresh_connection_post(base: str, body: dict[str, Any]) -> dict[str, An
         return response.json()  # type: ignore[no-any-return]
 
 
+@pytest.mark.redis
 async def test_two_workers_share_coalescing_and_invalidation(
     vendor: tuple[Comm100Simulator, int], tmp_path: Path
 ) -> None:

@@ -6,14 +6,15 @@ Snake_case records with UUID ids; no list filters or paging, so the gateway filt
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from gateway import errors, validation
-from gateway.backends.base import PHONE_TYPE, Capability, HttpBackend, phone_numbers, raw_phones, text, texts, timestamp
+from gateway import validation
+from gateway.backends.base import WholeListBackend
+from gateway.backends.fields import GUID, PHONE_TYPE, phone_numbers, raw_phones, text, texts, timestamp
+from gateway.backends.protocol import Capability
 from gateway.config import BackendSettings
 from gateway.filtering import normalize_phone
 from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind, ExternalId
@@ -27,7 +28,6 @@ PARAM_CRM_ID = "crm_id"
 PARAM_CRM_SOURCE = "crm_source"
 HEADER_API_KEY = "x-api-key"
 HEADER_ORGANIZATION = "x-organization-id"
-UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 # Where each writable field goes in an AgentVoice record (the gateway field -> vendor field).
 TEXT_FIELDS = {"first_name": "first_name", "last_name": "last_name", "company": "company"}
@@ -195,9 +195,10 @@ def upsert_problems(source: str, crm_id: str, changes: ContactChanges, backend: 
 # ---------------------------------------------------------------------------- the backend
 
 
-class AgentVoiceBackend(HttpBackend):
+class AgentVoiceBackend(WholeListBackend):
     vendor = VENDOR
     settings_model = AgentVoiceSettings
+    mapper = staticmethod(to_contact)
     capabilities = frozenset(
         {Capability.READ, Capability.CREATE, Capability.UPDATE, Capability.DELETE, Capability.CRM_UPSERT}
     )
@@ -205,7 +206,7 @@ class AgentVoiceBackend(HttpBackend):
         "one email, one phone and one CRM id (externalIds[0] -> crm_source/crm_id) per contact",
         "firstName is required unless externalIds gives the CRM id",
     )
-    native_id_pattern = UUID
+    native_id_pattern = GUID
     kinds = frozenset({ContactKind.PERSON})
     writable_kinds = frozenset({ContactKind.PERSON})
     settings: AgentVoiceSettings
@@ -215,9 +216,6 @@ class AgentVoiceBackend(HttpBackend):
             HEADER_API_KEY: self.settings.api_key.get_secret_value(),
             HEADER_ORGANIZATION: self.settings.organization_id,
         }
-
-    def to_contact(self, record: Mapping[str, Any]) -> Contact:
-        return to_contact(record, self.name)
 
     async def fetch_records(self, flt: ContactFilter, *, fresh: bool = False) -> list[Mapping[str, Any]]:
         """The whole list: AgentVoice documents no list filters, and its CRM lookup cannot stand in
@@ -230,7 +228,7 @@ class AgentVoiceBackend(HttpBackend):
         payload = await self.read_or_none(self.record_path(RECORD_PATH, native_id))
         if payload is None:
             return None
-        return self.map_record(payload, to_contact)
+        return self.map_record(payload)
 
     async def create(self, changes: ContactChanges) -> Contact:
         body = {k: v for k, v in to_vendor(changes, self.region).items() if v is not None}
@@ -255,7 +253,7 @@ class AgentVoiceBackend(HttpBackend):
             validation.raise_if_any(required_problems({**current, **patch}), self.name)
         if not patch:
             # Nothing AgentVoice stores was named (say, only `kind: PERSON`): no write to send.
-            return to_contact(current or {}, self.name)
+            return self.to_contact(current or {})
         return self._written(await self.write("PATCH", self.record_path(RECORD_PATH, native_id), patch))
 
     async def delete(self, native_id: str) -> None:
@@ -281,9 +279,9 @@ class AgentVoiceBackend(HttpBackend):
     async def _current(self, native_id: str) -> Mapping[str, Any]:
         found = await self.read_or_none(self.record_path(RECORD_PATH, native_id), fresh=True)
         if found is None:
-            raise errors.NotFound(f"backend '{self.name}' has no contact {native_id}", backend=self.name)
+            raise self.no_such_contact(native_id)
         return self.expect_record(found)
 
     def _written(self, payload: Any) -> Contact:
         """The contact a write answered with; a write that answers no addressable record is unusable."""
-        return self.map_record(payload, to_contact)
+        return self.map_record(payload)

@@ -1,83 +1,44 @@
-"""The one interface every vendor implements, and the base that owns all of a backend's I/O.
+"""The base that owns all of a backend's I/O, and the hooks a vendor module fills in.
 
-A vendor module supplies constants and pure mapping functions plus a thin subclass saying which
-paths to call; `HttpBackend` does HTTP (one pooled `httpx.AsyncClient` per backend), auth headers,
-timeouts, status mapping and decoding, and applies the unified filter to what the vendor returns.
+What a vendor module provides: constants (paths, parameter names), a settings model, pure mapping
+functions (`to_contact(record, backend) -> Contact` and, for writes, what a change sends), a pure
+`pushdown(flt)`, and one subclass of `HttpBackend` that names them (`vendor`, `settings_model`,
+`mapper`, capabilities) and fills in the hooks: `auth_headers`, `get`, and how the list is read.
+A vendor that answers its whole list in one call subclasses `WholeListBackend` and gives
+`fetch_records`; a vendor that pages gives `scan` and `sync_pages` itself. Writes it supports
+override `create`, `update`, `delete`, `upsert_from_crm` (the others answer NOT_SUPPORTED).
+
+What the base owns: HTTP (one pooled `httpx.AsyncClient` per backend, through `gateway.http`),
+auth headers merged with the operator's, timeouts, retries, the circuit breaker, caching, status
+mapping and decoding, id checks, and the unified filter applied to what the vendor returns. It
+keeps `gateway.backends.protocol.Backend`, the only face the layers above see.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import re
 import urllib.parse
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, ClassVar
 
 import httpx
 
 from gateway import errors
+from gateway.backends.fields import text
 from gateway.backends.index_reads import SYNC_CHUNK, Pace, SyncPage, read_for_sync
+from gateway.backends.protocol import Capability, ScanResult
 from gateway.cache import ReadCache
 from gateway.config import BackendSettings
 from gateway.filtering import matches
 from gateway.http import VendorClient
 from gateway.metrics import Metrics
-from gateway.model import EMPTY_FILTER, Contact, ContactChanges, ContactFilter, ContactKind, PhoneNumber
+from gateway.model import EMPTY_FILTER, Contact, ContactChanges, ContactFilter, ContactKind
 
 log = logging.getLogger("gateway.backends")
 DOT_SEGMENTS = frozenset({".", ".."})
-# The `type` of a number kept in a vendor's plain phone field (not a channel identity).
-PHONE_TYPE = "phone"
-
-
-class Capability(enum.Enum):
-    READ = "READ"
-    CREATE = "CREATE"
-    UPDATE = "UPDATE"
-    DELETE = "DELETE"
-    CRM_UPSERT = "CRM_UPSERT"
-
-
-@dataclass(frozen=True, slots=True)
-class ScanResult:
-    """Up to `limit` matching contacts from a position.
-
-    `after[k]` is the position that resumes right after `contacts[k]`; `total` is the number of
-    matches in the whole backend when known, else None (never a guess).
-    """
-
-    contacts: list[Contact]
-    after: list[str]
-    total: int | None
-
-
-class Backend(Protocol):
-    """What the resolvers may ask of any backend."""
-
-    name: str
-    vendor: str
-    capabilities: frozenset[Capability]
-
-    async def scan(
-        self, flt: ContactFilter, position: str | None, limit: int, include_merged: bool = False
-    ) -> ScanResult: ...
-
-    async def get(self, native_id: str) -> Contact | None: ...
-
-    async def create(self, changes: ContactChanges) -> Contact: ...
-
-    async def update(self, native_id: str, changes: ContactChanges) -> Contact: ...
-
-    async def delete(self, native_id: str) -> None: ...
-
-    async def aclose(self) -> None: ...
-
-
 # A position inside a cursor: ASCII digits only (int() would also take "+1", " 7", "1_0" or "٣").
 _DIGITS = re.compile(r"[0-9]{1,15}", re.ASCII)
 
@@ -90,11 +51,25 @@ def parse_offset(position: str | None, backend: str) -> int:
     return int(position)
 
 
+def basic_auth(username: str, password: str) -> dict[str, str]:
+    """The `Authorization` header `httpx.BasicAuth` sends for this pair. Built once, as a header,
+    so that an operator's own `Authorization` in `headers:` still replaces it."""
+    request = next(httpx.BasicAuth(username, password).sync_auth_flow(httpx.Request("GET", "/")))
+    return {"Authorization": request.headers["Authorization"]}
+
+
+def bearer_auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 class HttpBackend(ABC):
     """Shared base: HTTP, auth, errors and gateway-side filtering for one configured backend."""
 
+    # The vendor key (`vendor:` in the config), its settings model, and its pure mapper
+    # (`staticmethod(to_contact)`: one raw record and the backend's name -> the unified contact).
     vendor: ClassVar[str]
     settings_model: ClassVar[type[BackendSettings]]
+    mapper: ClassVar[staticmethod[[Mapping[str, Any], str], Contact]]
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.READ})
     # Human words on write restrictions, shown in `backends { capabilities }` and NOT_SUPPORTED.
     write_notes: ClassVar[tuple[str, ...]] = ()
@@ -106,8 +81,9 @@ class HttpBackend(ABC):
     has_disabled_flag: ClassVar[bool] = False
     # The kinds it can create or change (when it can write at all).
     writable_kinds: ClassVar[frozenset[ContactKind]] = frozenset({ContactKind.PERSON})
-    # Whether its list comes in pages (a sync pass reads them one by one) or whole, in one answer.
-    syncs_in_pages: ClassVar[bool] = False
+    # Whether its list comes in pages (a sync pass reads them one by one) or whole, in one answer
+    # (`WholeListBackend`).
+    syncs_in_pages: ClassVar[bool] = True
     # The ContactFilter fields the vendor applies exactly itself (see `narrows`): those its
     # `pushdown` sends (a test holds each vendor to that).
     pushed_fields: ClassVar[frozenset[str]] = frozenset()
@@ -151,6 +127,14 @@ class HttpBackend(ABC):
     def last_error(self) -> str | None:
         return self.http.last_error
 
+    @property
+    def breaker_state(self) -> str:
+        return self.http.breaker.state
+
+    @property
+    def cache_namespace(self) -> str:
+        return self.http.cache_namespace
+
     # ------------------------------------------------------------------ vendor hooks
 
     @abstractmethod
@@ -170,19 +154,16 @@ class HttpBackend(ABC):
     async def get(self, native_id: str) -> Contact | None:
         """The record with this native id, or None when the vendor does not know it."""
 
-    async def fetch_records(self, flt: ContactFilter, *, fresh: bool = False) -> list[Mapping[str, Any]]:
-        """Every raw record the vendor returns for `flt` (vendors without paging override this)."""
-        raise NotImplementedError
+    @abstractmethod
+    async def scan(
+        self, flt: ContactFilter, position: str | None, limit: int, include_merged: bool = False
+    ) -> ScanResult:
+        """Up to `limit` contacts matching `flt` from `position` (None: the start), in the
+        vendor's order; merged-away records as `listed` says."""
 
-    async def sync_pages(self, start: str | None, pace: Pace) -> AsyncGenerator[SyncPage, None]:
-        """Every record, a page at a time, read fresh, for the index. Vendors without paging
-        return their whole list in one answer: one call, one page."""
-        records = await read_for_sync(lambda: self.fetch_records(EMPTY_FILTER, fresh=True), pace)
-        # Mapped and written a chunk at a time: the mapped copies never all exist at once.
-        for first in range(0, len(records), SYNC_CHUNK):
-            chunk = records[first : first + SYNC_CHUNK]
-            yield SyncPage([self.to_contact(r) for r in chunk if self._addressable(r)], None)
-            await asyncio.sleep(0)  # let requests in between chunks
+    @abstractmethod
+    def sync_pages(self, start: str | None, pace: Pace) -> AsyncGenerator[SyncPage, None]:
+        """Every record, a page at a time, read fresh, for the index (see `Backend.sync_pages`)."""
 
     def narrows(self, flt: ContactFilter) -> bool:
         """Whether the vendor applies every field of `flt` itself, so a live list walks no more
@@ -191,14 +172,11 @@ class HttpBackend(ABC):
         return asked <= self.pushed_fields
 
     def to_contact(self, record: Mapping[str, Any]) -> Contact:
-        """Map one raw record (vendors without paging override this with their mapper)."""
-        raise NotImplementedError
+        """Map one raw record with the vendor's mapper."""
+        return self.mapper(record, self.name)
 
-    async def fetch_all(self, flt: ContactFilter) -> list[Contact]:
-        """Every record the vendor returns for `flt`, mapped (records without an id skipped)."""
-        return [self.to_contact(r) for r in await self.fetch_records(flt) if self._addressable(r)]
-
-    def _addressable(self, record: Mapping[str, Any]) -> bool:
+    def addressable(self, record: Mapping[str, Any]) -> bool:
+        """Whether a record has an id; one without is logged and skipped: nobody can address it."""
         if text(record.get("id")) is None:
             log.warning("backend %s: skipped a record without an id", self.name)
             return False
@@ -217,24 +195,6 @@ class HttpBackend(ABC):
         raise self.not_supported("upsert contacts from a CRM")
 
     # ------------------------------------------------------------------ shared behaviour
-
-    async def scan(
-        self, flt: ContactFilter, position: str | None, limit: int, include_merged: bool = False
-    ) -> ScanResult:
-        """Default for vendors without paging: the whole list once, filtered, sliced by offset."""
-        if not self.could_match(flt):
-            return ScanResult([], [], 0)
-        offset = parse_offset(position, self.name)
-        if flt.is_empty():
-            # Nothing to filter on (and no merges outside Comm100): map only the page shown.
-            records = [r for r in await self.fetch_records(flt) if self._addressable(r)]
-            window = [self.to_contact(r) for r in records[offset : offset + limit]]
-            total = len(records)
-        else:
-            everything = [c for c in await self.fetch_all(flt) if self.listed(c, flt, include_merged)]
-            window, total = everything[offset : offset + limit], len(everything)
-        after = [str(offset + k + 1) for k in range(len(window))]
-        return ScanResult(window, after, total)
 
     def listed(self, contact: Contact, flt: ContactFilter, include_merged: bool) -> bool:
         """Whether a list shows this record. Merged-away records are left out of unfiltered
@@ -265,20 +225,17 @@ class HttpBackend(ABC):
             return False
         return flt.kinds is None or not flt.kinds.isdisjoint(self.kinds)
 
-    def map_record(self, payload: Any, mapper: Callable[[Mapping[str, Any], str], Contact]) -> Contact:
+    def map_record(self, payload: Any) -> Contact:
         """The one record a vendor answered for an id: an object with an id, else BACKEND_BAD_RESPONSE
         (only a documented not-found is "no such contact")."""
-        contact = self.map_one(self.expect_record(payload), mapper)
+        contact = self.map_one(self.expect_record(payload))
         if contact is None:
             raise errors.bad_response(self.name, "the record has no id")
         return contact
 
-    def map_one(self, record: Mapping[str, Any], mapper: Callable[[Mapping[str, Any], str], Contact]) -> Contact | None:
-        """Map a record, or None (logged) when it has no id: a record nobody can address."""
-        if text(record.get("id")) is None:
-            log.warning("backend %s: skipped a record without an id", self.name)
-            return None
-        return mapper(record, self.name)
+    def map_one(self, record: Mapping[str, Any]) -> Contact | None:
+        """Map a record, or None (logged) when it has no id."""
+        return self.mapper(record, self.name) if self.addressable(record) else None
 
     def parse_page_position(self, position: str | None, first_page: int) -> tuple[int, int]:
         """A paged vendor's position "pageIndex:skip"."""
@@ -288,6 +245,10 @@ class HttpBackend(ABC):
         if sep and _DIGITS.fullmatch(page) and _DIGITS.fullmatch(skip) and int(page) >= first_page:
             return int(page), int(skip)
         raise errors.BadUserInput(f"cursor position for backend '{self.name}' is not valid", backend=self.name)
+
+    def no_such_contact(self, native_id: str) -> errors.NotFound:
+        """NOT_FOUND for a write to a record the vendor does not have."""
+        return errors.NotFound(f"backend '{self.name}' has no contact {native_id}", backend=self.name)
 
     def not_supported(self, operation: str) -> errors.NotSupported:
         can = sorted(c.value for c in self.capabilities)
@@ -335,62 +296,44 @@ class HttpBackend(ABC):
         await self.http.aclose()
 
 
-def text(value: Any) -> str | None:
-    """A vendor field as a trimmed string, or None when absent, empty or not text-like."""
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return str(value)
-    return None
+class WholeListBackend(HttpBackend):
+    """A vendor that answers its whole list in one call (no paging): it gives `fetch_records`;
+    lists are filtered and paged by the gateway, and a sync pass reads the list once."""
 
+    syncs_in_pages = False
 
-def texts(*values: Any) -> list[str]:
-    """The non-empty, distinct strings among `values`, in order."""
-    seen: list[str] = []
-    for value in values:
-        item = text(value)
-        if item is not None and item not in seen:
-            seen.append(item)
-    return seen
+    @abstractmethod
+    async def fetch_records(self, flt: ContactFilter, *, fresh: bool = False) -> list[Mapping[str, Any]]:
+        """Every raw record the vendor returns for `flt` (with what its `pushdown` sends); `fresh`
+        skips the cache."""
 
+    async def fetch_all(self, flt: ContactFilter) -> list[Contact]:
+        """Every record the vendor returns for `flt`, mapped (records without an id skipped)."""
+        return [self.to_contact(r) for r in await self.fetch_records(flt) if self.addressable(r)]
 
-def phone_numbers(*entries: tuple[Any, str, str]) -> list[PhoneNumber]:
-    """`(value, type, source)` entries as phone numbers: the texts among them (a field holding an
-    array gives one entry per text), each distinct entry once, in order."""
-    found: list[PhoneNumber] = []
-    for value, kind, source in entries:
-        for raw in texts(*value) if isinstance(value, list) else texts(value):
-            number = PhoneNumber(raw, kind, source)
-            if number not in found:
-                found.append(number)
-    return found
+    async def scan(
+        self, flt: ContactFilter, position: str | None, limit: int, include_merged: bool = False
+    ) -> ScanResult:
+        """The whole list once, filtered, sliced by offset."""
+        if not self.could_match(flt):
+            return ScanResult([], [], 0)
+        offset = parse_offset(position, self.name)
+        if flt.is_empty():
+            # Nothing to filter on (and no merges in a whole-list vendor): map only the page shown.
+            records = [r for r in await self.fetch_records(flt) if self.addressable(r)]
+            window = [self.to_contact(r) for r in records[offset : offset + limit]]
+            total = len(records)
+        else:
+            everything = [c for c in await self.fetch_all(flt) if self.listed(c, flt, include_merged)]
+            window, total = everything[offset : offset + limit], len(everything)
+        after = [str(offset + k + 1) for k in range(len(window))]
+        return ScanResult(window, after, total)
 
-
-def raw_phones(numbers: Sequence[PhoneNumber]) -> list[str]:
-    """The distinct texts of `numbers`, in order (what `Contact.phones` holds)."""
-    return texts(*(n.raw for n in numbers))
-
-
-def flag(value: Any) -> bool | None:
-    """A vendor boolean that may arrive as a bool, 0/1 or "true"/"false"."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
-        return value.strip().lower() in ("true", "1")
-    return None
-
-
-def timestamp(value: Any) -> datetime | None:
-    """An ISO 8601 vendor time; a time without a zone is taken as UTC; garbage gives None."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    async def sync_pages(self, start: str | None, pace: Pace) -> AsyncGenerator[SyncPage, None]:
+        """The whole list in one answer: one call, read fresh, mapped and handed over a chunk at
+        a time (the mapped copies never all exist at once)."""
+        records = await read_for_sync(lambda: self.fetch_records(EMPTY_FILTER, fresh=True), pace)
+        for first in range(0, len(records), SYNC_CHUNK):
+            chunk = records[first : first + SYNC_CHUNK]
+            yield SyncPage([self.to_contact(r) for r in chunk if self.addressable(r)], None)
+            await asyncio.sleep(0)  # let requests in between chunks

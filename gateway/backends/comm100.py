@@ -8,7 +8,6 @@ absolute `nextPage` URL the vendor returns (same origin only, always advancing),
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import re
 from collections import deque
@@ -18,19 +17,11 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, model_validator
 
 from gateway import errors, validation
-from gateway.backends.base import (
-    PHONE_TYPE,
-    Capability,
-    HttpBackend,
-    ScanResult,
-    phone_numbers,
-    raw_phones,
-    text,
-    texts,
-    timestamp,
-)
+from gateway.backends.base import HttpBackend, basic_auth, bearer_auth
+from gateway.backends.fields import GUID, PHONE_TYPE, phone_numbers, raw_phones, text, texts, timestamp
 from gateway.backends.index_reads import Pace, SyncPage, read_for_sync
 from gateway.backends.paging import PageRequest, PageWalk, PagingError
+from gateway.backends.protocol import Capability, ScanResult
 from gateway.config import BackendSettings
 from gateway.model import (
     ZERO_GUID,
@@ -66,7 +57,6 @@ SYNC_PAGE_SIZE = ASSUMED_MAX_PAGE_SIZE
 # `max_pages` bounds what one request may walk; a sync pass must read the whole list (10 million
 # contacts at most), still under the walk's other guards (no page twice, the index advancing).
 SYNC_MAX_PAGES = 100_000
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Assumption (the document's only identity type is "Twitter"): the names of the identity types
 # holding an email or a phone number, compared without case. "Email" is also the type written.
 EMAIL_IDENTITY_TYPES = {"email"}
@@ -299,10 +289,10 @@ def _listable(record: Mapping[str, Any], include_merged: bool) -> bool:
 class Comm100Backend(HttpBackend):
     vendor = VENDOR
     settings_model = Comm100Settings
+    mapper = staticmethod(to_contact)
     capabilities = frozenset({Capability.READ, Capability.CREATE, Capability.UPDATE, Capability.DELETE})
     native_id_pattern = GUID
     kinds = frozenset({ContactKind.PERSON})
-    syncs_in_pages = True
     settings: Comm100Settings
     # Learned from the vendor's answers: whether its `nextPage` names a page by its index alone
     # (then pages further ahead may be named by index too, and asked for before they are named).
@@ -311,10 +301,9 @@ class Comm100Backend(HttpBackend):
     def auth_headers(self) -> dict[str, str]:
         s = self.settings
         if s.token is not None:
-            return {"authorization": f"Bearer {s.token.get_secret_value()}"}
+            return bearer_auth(s.token.get_secret_value())
         assert s.email is not None and s.api_key is not None
-        pair = f"{s.email}:{s.api_key.get_secret_value()}".encode()
-        return {"authorization": f"Basic {base64.b64encode(pair).decode()}"}
+        return basic_auth(s.email, s.api_key.get_secret_value())
 
     def base_params(self) -> dict[str, str]:
         return {} if self.settings.site_id is None else {"siteId": str(self.settings.site_id)}
@@ -324,13 +313,13 @@ class Comm100Backend(HttpBackend):
         payload = await self.read_or_none(self.record_path(RECORD_PATH, native_id), INCLUDE_IDENTITIES)
         if payload is None:
             return None
-        return self.map_record(payload, to_contact)
+        return self.map_record(payload)
 
     async def create(self, changes: ContactChanges) -> Contact:
         body = apply_changes({}, changes)
         validation.raise_if_any(write_problems(changes, text(body.get("name")), self.name, self.region), self.name)
         created = self.expect_record(await self.write("POST", LIST_PATH, body))
-        return to_contact({**body, **created}, self.name)
+        return self.to_contact({**body, **created})
 
     async def update(self, native_id: str, changes: ContactChanges) -> Contact:
         """Comm100 only has PUT (full replacement): read, apply the patch, write the whole record."""
@@ -339,11 +328,11 @@ class Comm100Backend(HttpBackend):
         validation.raise_if_any(write_problems(changes, "(checked after reading)", self.name, self.region), self.name)
         current = await self.read_or_none(self.record_path(RECORD_PATH, native_id), INCLUDE_IDENTITIES, fresh=True)
         if current is None:
-            raise errors.NotFound(f"backend '{self.name}' has no contact {native_id}", backend=self.name)
+            raise self.no_such_contact(native_id)
         body = apply_changes(self.expect_record(current), changes)
         validation.raise_if_any(write_problems(changes, text(body.get("name")), self.name, self.region), self.name)
         updated = self.expect_record(await self.write("PUT", self.record_path(RECORD_PATH, native_id), body))
-        return to_contact({**current, **body, **updated}, self.name)
+        return self.to_contact({**current, **body, **updated})
 
     async def delete(self, native_id: str) -> None:
         self.check_native_id(native_id)
@@ -362,7 +351,7 @@ class Comm100Backend(HttpBackend):
             payload = await read_for_sync(functools.partial(self._fresh_page, walk, current), pace)
             records = self.expect_list(payload, "contacts")
             page = self._follow(walk, payload.get("nextPage"), current, len(records))
-            mapped = [c for c in (self.map_one(r, to_contact) for r in records) if c is not None]
+            mapped = [c for c in (self.map_one(r) for r in records) if c is not None]
             yield SyncPage(mapped, None if page is None else str(page.index))
 
     async def _fresh_page(self, walk: PageWalk, page: PageRequest) -> Any:
@@ -420,7 +409,7 @@ class Comm100Backend(HttpBackend):
                         # Only counted: whether it is listed is known from the raw record.
                         beyond += _listable(records[offset], include_merged)
                         continue
-                    contact = self.map_one(records[offset], to_contact)
+                    contact = self.map_one(records[offset])
                     if contact is None or not self.listed(contact, flt, include_merged):
                         continue
                     if len(found) < limit:

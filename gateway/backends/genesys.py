@@ -9,7 +9,6 @@ No paging is documented, so a list is read whole and the gateway pages it.
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -17,7 +16,9 @@ from typing import Any, Literal
 from pydantic import SecretStr, model_validator
 
 from gateway import errors, validation
-from gateway.backends.base import PHONE_TYPE, Capability, HttpBackend, phone_numbers, raw_phones, text
+from gateway.backends.base import WholeListBackend, basic_auth, bearer_auth
+from gateway.backends.fields import PHONE_TYPE, phone_numbers, raw_phones, text
+from gateway.backends.protocol import Capability
 from gateway.config import BackendSettings
 from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind, ExternalId
 
@@ -159,8 +160,9 @@ def create_body(changes: ContactChanges) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- the backend
 
 
-class GenesysBackend(HttpBackend):
+class GenesysBackend(WholeListBackend):
     vendor = VENDOR
+    mapper = staticmethod(to_contact)
     # What `pushdown` sends: the type, from one wanted kind.
     pushed_fields = frozenset({"kinds"})
     settings_model = GenesysSettings
@@ -175,10 +177,9 @@ class GenesysBackend(HttpBackend):
 
     def auth_headers(self) -> dict[str, str]:
         if self.settings.token is not None:
-            return {"Authorization": f"Bearer {self.settings.token.get_secret_value()}"}
+            return bearer_auth(self.settings.token.get_secret_value())
         if self.settings.username is not None and self.settings.password is not None:
-            pair = f"{self.settings.username}:{self.settings.password.get_secret_value()}"
-            return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+            return basic_auth(self.settings.username, self.settings.password.get_secret_value())
         return {}
 
     def check_payload(self, payload: Any) -> None:
@@ -209,15 +210,12 @@ class GenesysBackend(HttpBackend):
         # GWS contacts have no email and no company: such a filter can match nothing here.
         return super().could_match(flt) and flt.email is None and flt.company is None
 
-    def to_contact(self, record: Mapping[str, Any]) -> Contact:
-        return to_contact(record, self.name)
-
     async def fetch_records(self, flt: ContactFilter, *, fresh: bool = False) -> list[Mapping[str, Any]]:
         return self.expect_list(await self.read(LIST_PATH, pushdown(flt), fresh=fresh), CONTACTS_KEY)
 
     async def get(self, native_id: str) -> Contact | None:
         record = await self._record(native_id)
-        return None if record is None else self.map_one(record, to_contact)
+        return None if record is None else self.map_one(record)
 
     async def _record(self, native_id: str, *, fresh: bool = False) -> Mapping[str, Any] | None:
         self.check_native_id(native_id)
@@ -238,7 +236,7 @@ class GenesysBackend(HttpBackend):
         created: Mapping[str, Any] = nested if isinstance(nested, Mapping) else answer
         if text(created.get("id")) is None:
             raise errors.bad_response(self.name, "the created contact has no id")
-        return to_contact({**body, **{k: v for k, v in created.items() if k != STATUS_KEY}}, self.name)
+        return self.to_contact({**body, **{k: v for k, v in created.items() if k != STATUS_KEY}})
 
     async def update(self, native_id: str, changes: ContactChanges) -> Contact:
         """GWS has only PUT (full replacement): read, check it is Custom, apply the patch, PUT it all."""
@@ -250,7 +248,7 @@ class GenesysBackend(HttpBackend):
             validation.raise_if_any({"displayName": "Genesys requires a name: it cannot be cleared"}, self.name)
         await self.write("PUT", self.record_path(RECORD_PATH, native_id), body)
         kept = {k: v for k, v in current.items() if k != "phoneNumber"}
-        return to_contact({**kept, **body}, self.name)
+        return self.to_contact({**kept, **body})
 
     async def delete(self, native_id: str) -> None:
         await self._writable(native_id, "delete")
@@ -260,7 +258,7 @@ class GenesysBackend(HttpBackend):
         """The current record, when it is one this gateway may write (Custom); else a coded refusal."""
         record = await self._record(native_id, fresh=True)
         if record is None:
-            raise errors.NotFound(f"backend '{self.name}' has no contact {native_id}", backend=self.name)
+            raise self.no_such_contact(native_id)
         kind = kind_of(record)
         if kind is not ContactKind.CUSTOM:
             raise errors.NotSupported(

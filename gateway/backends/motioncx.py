@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from gateway.backends.base import PHONE_TYPE, HttpBackend, flag, phone_numbers, raw_phones, text, texts, timestamp
+from gateway.backends.base import WholeListBackend
+from gateway.backends.fields import PHONE_TYPE, flag, phone_numbers, raw_phones, text, texts, timestamp
 from gateway.config import BackendSettings
 from gateway.model import Address, Contact, ContactFilter, ContactKind, ExternalId
 
@@ -135,9 +136,10 @@ def pushdown(flt: ContactFilter) -> dict[str, str]:
 # ---------------------------------------------------------------------------- the backend
 
 
-class MotionCXBackend(HttpBackend):
+class MotionCXBackend(WholeListBackend):
     vendor = VENDOR
     settings_model = MotionCXSettings
+    mapper = staticmethod(to_contact)
     write_notes = ("MotionCX documents no writes: read-only",)
     native_id_pattern = INTEGER_ID
     has_disabled_flag = True
@@ -156,9 +158,6 @@ class MotionCXBackend(HttpBackend):
     def base_params(self) -> dict[str, str]:
         return {PARAM_TENANT: str(self.settings.tenant_id)}
 
-    def to_contact(self, record: Mapping[str, Any]) -> Contact:
-        return to_contact(record, self.name)
-
     async def fetch_records(self, flt: ContactFilter, *, fresh: bool = False) -> list[Mapping[str, Any]]:
         return self.expect_list(await self.read(LIST_PATH, pushdown(flt), fresh=fresh))
 
@@ -166,4 +165,4 @@ class MotionCXBackend(HttpBackend):
         self.check_native_id(native_id)
         records = self.expect_list(await self.read(LIST_PATH, {PARAM_ID: native_id}))
         found = [r for r in records if text(r.get("id")) == native_id]
-        return self.map_one(found[0], to_contact) if found else None
+        return self.map_one(found[0]) if found else None

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from aiolimiter import AsyncLimiter
 
 from gateway import errors
-from gateway.backends.base import HttpBackend
 from gateway.backends.index_reads import SyncPage
+from gateway.backends.protocol import Backend
 from gateway.index.store import INDEX_UNAVAILABLE, ContactIndex, Deployment, describe_failure
 
 log = logging.getLogger("gateway.index")
@@ -49,7 +49,7 @@ class IndexSync:
     def __init__(
         self,
         index: ContactIndex,
-        backends: Mapping[str, HttpBackend],
+        backends: Mapping[str, Backend],
         deployment: Deployment,
         region: str,
         refresh_s: float,
@@ -85,7 +85,7 @@ class IndexSync:
                     )
                 )
             )
-            completed = {self.backends[o.backend].http.cache_namespace: o.records for o in outcomes if o.synced}
+            completed = {self.backends[o.backend].cache_namespace: o.records for o in outcomes if o.synced}
             if completed:
                 try:
                     await self.index.publish(self.deployment, completed)
@@ -102,9 +102,9 @@ class IndexSync:
             kind = "synced" if outcome.synced else "skipped" if outcome.skipped else "failed"
             self.on_pass(outcome.backend, kind, outcome.records if outcome.synced else None)
 
-    async def _claim(self, locks: contextlib.AsyncExitStack, backend: HttpBackend, force: bool) -> SyncOutcome | None:
+    async def _claim(self, locks: contextlib.AsyncExitStack, backend: Backend, force: bool) -> SyncOutcome | None:
         """Take `backend`'s sync lock for the round (None), or say why no pass runs."""
-        namespace = backend.http.cache_namespace
+        namespace = backend.cache_namespace
         try:
             if not await locks.enter_async_context(self.index.exclusive("sync:" + namespace)):
                 return SyncOutcome(backend.name, False, skipped="another instance is syncing it")
@@ -116,9 +116,9 @@ class IndexSync:
             return SyncOutcome(backend.name, False, error=error)
         return None
 
-    async def _run(self, backend: HttpBackend, progress: Progress | None) -> SyncOutcome:
+    async def _run(self, backend: Backend, progress: Progress | None) -> SyncOutcome:
         """One pass of a claimed backend (published by the caller)."""
-        namespace = backend.http.cache_namespace
+        namespace = backend.cache_namespace
         started = time.monotonic()
         try:
             records = await self._pass(backend, namespace, progress)
@@ -140,13 +140,13 @@ class IndexSync:
             return False
         return (datetime.now(UTC) - synced_at).total_seconds() < self.refresh_s * FRESH_SHARE
 
-    async def _pass(self, backend: HttpBackend, namespace: str, progress: Progress | None) -> int:
+    async def _pass(self, backend: Backend, namespace: str, progress: Progress | None) -> int:
         # Vendors without paging answer with their whole list at once: one such list in memory
         # at a time (paged vendors go on meanwhile).
         async with contextlib.nullcontext() if backend.syncs_in_pages else self._whole_list:
             return await self._walk(backend, namespace, progress)
 
-    async def _walk(self, backend: HttpBackend, namespace: str, progress: Progress | None) -> int:
+    async def _walk(self, backend: Backend, namespace: str, progress: Progress | None) -> int:
         start = await self.index.begin_pass(namespace, backend.name)
         position = start.position
         pages = backend.sync_pages(start.resume_from, self._limiters[backend.name].acquire)
@@ -169,7 +169,7 @@ class IndexSync:
             await pages.aclose()
         return await self.index.finish_pass(namespace, start.number)
 
-    async def _failed(self, backend: HttpBackend, namespace: str, error: str, started: float) -> SyncOutcome:
+    async def _failed(self, backend: Backend, namespace: str, error: str, started: float) -> SyncOutcome:
         try:
             await self.index.fail_pass(namespace, error, resumable=True)
         except Exception:

@@ -26,8 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from gateway.simulators.common import SimulatorState, build_app, json_body, keyed_by_id, same_text
-from gateway.simulators.people import AGENTVOICE_CUSTOMERS, CUSTOMERS, NEAR_MISSES, Person, generated, shouted
+from gateway.simulators.common import DemoBackend, SimulatorState, build_app, json_body, keyed_by_id, same_text
+from gateway.simulators.people import CUSTOMERS, NEAR_MISSES, Person, generated, shouted
 
 PREFIX = "/api"
 DEMO_API_KEY = "agentvoice-demo-key"
@@ -45,6 +45,8 @@ WEBHOOK_ALIASES = {
 }
 _NS = uuid.UUID("a9e1d7c2-4b3f-4e5a-8d6c-0a9e0c0ffee2")
 _EPOCH = datetime(2024, 2, 5, 14, 30, tzinfo=UTC)
+# Which of people.CUSTOMERS the sample data holds.
+HELD_CUSTOMERS = (*range(0, 5), *range(35, 45), *range(50, 60))
 
 
 def contact_id(label: str) -> str:
@@ -100,7 +102,7 @@ def _record(label: str, person: Person, n: int, crm: tuple[str | None, str | Non
 
 def sample_records() -> list[dict[str, Any]]:
     """The AgentVoice customers, a near-miss, and contacts a CRM webhook created with little data."""
-    records = [_record(f"customer-{i}", CUSTOMERS[i], i, _crm(i)) for i in AGENTVOICE_CUSTOMERS]
+    records = [_record(f"customer-{i}", CUSTOMERS[i], i, _crm(i)) for i in HELD_CUSTOMERS]
     records.append(_record("near-miss-1", NEAR_MISSES[1], 61, ("hubspot", "51999")))
     # Created by the webhook from a CRM that sent only an id and a phone: first_name "Unknown".
     for k, (source, crm_id, phone) in enumerate(
@@ -333,3 +335,6 @@ def _webhook_fields(data: dict[str, Any]) -> dict[str, Any] | Response:
             return _error(400, f"data.{field} must be a string")
         fields[field] = (value.strip() or None) if isinstance(value, str) else None
     return fields
+
+
+DEMO = DemoBackend("voice", AgentVoiceSimulator, demo_backend_settings, generated_records, customers=HELD_CUSTOMERS)

@@ -19,9 +19,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from gateway.model import ZERO_GUID
-from gateway.simulators.common import SimulatorState, build_app, contains_text, json_body, same_text
+from gateway.simulators.common import DemoBackend, SimulatorState, build_app, contains_text, json_body, same_text
 from gateway.simulators.people import (
-    COMM100_CUSTOMERS,
     CUSTOMERS,
     NEAR_MISSES,
     Person,
@@ -85,6 +84,8 @@ IDENTITY_FIELDS = {
 # (the gateway must end each walk with an error, never loop).
 PagingMode = Literal["documented", "same-url", "stuck-index", "empty-with-more", "endless", "foreign-origin"]
 _NS = uuid.UUID("6f1d4c1e-8a51-4a8e-9a36-0c0ffee10000")
+# Which of people.CUSTOMERS the sample data holds.
+HELD_CUSTOMERS = tuple(range(0, 40))
 _EPOCH = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
 
@@ -171,7 +172,7 @@ def _record(label: str, person: Person, n: int, merged_to: str | None = None) ->
 
 def sample_records() -> list[dict[str, Any]]:
     """Forty customers, near-misses, and the merged records the merge tests rely on."""
-    records = [_record(f"customer-{i}", CUSTOMERS[i], i) for i in COMM100_CUSTOMERS]
+    records = [_record(f"customer-{i}", CUSTOMERS[i], i) for i in HELD_CUSTOMERS]
     records[7]["mergeToContactId"] = ZERO_GUID  # explicitly "not merged"
     records.append(_record("near-miss-0", NEAR_MISSES[0], 41))
     # Two hops: old-5a -> old-5b -> customer-5; the husks still carry an old company name.
@@ -413,3 +414,13 @@ def _from_body(contact_id: str, body: dict[str, Any], created: str | None) -> di
         for n, i in enumerate(body.get("contactIdentities") or [])
     ]
     return record
+
+
+DEMO = DemoBackend(
+    "support",
+    Comm100Simulator,
+    demo_backend_settings,
+    generated_records,
+    customers=HELD_CUSTOMERS,
+    merged_example=guid("old-5a"),
+)

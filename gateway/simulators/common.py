@@ -1,6 +1,7 @@
 """What every vendor simulator shares: a request log the tests can count, and faults they can
 inject (status codes, latency, garbage bodies, 429 with Retry-After, hanging or dropped
-connections), applied by one ASGI middleware in front of the simulator's routes.
+connections), applied by one ASGI middleware in front of the simulator's routes; and `DemoBackend`,
+the entry by which a simulator module declares itself to the demo and the tests.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from starlette.applications import Starlette
@@ -17,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.simulators.people import generated_share
 
 
 class DroppedConnection(Exception):
@@ -177,3 +180,37 @@ def contains_text(stored: Any, needle: str, *, exact: bool) -> bool:
     if not isinstance(stored, str):
         return False
     return needle in stored if exact else needle.casefold() in stored.casefold()
+
+
+class Simulator(Protocol):
+    @property
+    def app(self) -> ASGIApp: ...
+
+    @property
+    def state(self) -> SimulatorState: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DemoBackend:
+    """A simulator module's entry in the demo (gateway/simulators/registry.py): the backend's
+    config name, the simulator, the settings that reach it at a base URL, and what its sample data
+    holds, so that tests derive their expectations from it rather than from a list of vendors."""
+
+    name: str
+    make: Callable[..., Simulator]
+    settings: Callable[[str], dict[str, Any]]
+    # Records for generated people (`demo --contacts N`): hand them to `make(records=...)`.
+    generated: Callable[[range], list[dict[str, Any]]]
+    # Which of `people.CUSTOMERS` its sample data holds (by index).
+    customers: tuple[int, ...] = ()
+    # The native id of a sample record merged into another, when the vendor merges records.
+    merged_example: str | None = None
+
+    @property
+    def vendor(self) -> str:
+        """The vendor key its settings name."""
+        return str(self.settings("http://simulator.invalid")["vendor"])
+
+    def make_generated(self, rank: int, count: int) -> Simulator:
+        """This simulator holding `count` generated contacts (its share of the generated people)."""
+        return self.make(records=self.generated(generated_share(rank, count)))

@@ -33,8 +33,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from gateway.simulators.common import SimulatorState, build_app, keyed_by_id, same_text
-from gateway.simulators.people import AGENTS, CUSTOMERS, GENESYS_CUSTOMERS, generated, us_dashed, us_national
+from gateway.simulators.common import DemoBackend, SimulatorState, build_app, keyed_by_id, same_text
+from gateway.simulators.people import AGENTS, CUSTOMERS, generated, us_dashed, us_national
 
 PREFIX = "/api/v2"
 DEMO_ADMIN = ("gws-admin", "gws-admin-password")
@@ -43,6 +43,8 @@ DEMO_TOKEN = "gws-demo-bearer-token"  # noqa: S105 (a simulator's sample credent
 ATTRIBUTES = ("id", "name", "type", "phoneNumber", "userName", "firstName", "lastName", "employeeId")
 WRITABLE = {"name", "type", "phoneNumber"}
 _NS = uuid.UUID("6c0e5a1d-3f2b-4e8a-9d7c-0b1e2f3a4b5c")
+# Which of people.CUSTOMERS the sample data holds (as Custom contacts; the agents are users).
+HELD_CUSTOMERS = (0, 1, 2, 36, 37, 38)
 
 
 def contact_id(label: str) -> str:
@@ -53,7 +55,7 @@ def contact_id(label: str) -> str:
 def sample_records() -> list[dict[str, Any]]:
     """Custom contacts for some customers, queues, and users (the contact-center staff)."""
     records: list[dict[str, Any]] = []
-    for k, i in enumerate(GENESYS_CUSTOMERS):
+    for k, i in enumerate(HELD_CUSTOMERS):
         person = CUSTOMERS[i]
         phone = (us_dashed, us_national)[k % 2](person.phone)
         records.append({"id": contact_id(f"customer-{i}"), "name": person.name, "type": "Custom", "phoneNumber": phone})
@@ -227,3 +229,6 @@ def _fail(status: int, code: int, message: str) -> JSONResponse:
 def demo_backend_settings(root: str) -> dict[str, Any]:
     """The backend config that reaches a simulator served at `root` with the demo admin's Basic auth."""
     return {"vendor": "genesys", "url": root + PREFIX, "username": DEMO_ADMIN[0], "password": DEMO_ADMIN[1]}
+
+
+DEMO = DemoBackend("routing", GenesysSimulator, demo_backend_settings, generated_records, customers=HELD_CUSTOMERS)

@@ -24,11 +24,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.simulators.common import SimulatorState, build_app, same_text
+from gateway.simulators.common import DemoBackend, SimulatorState, build_app, same_text
 from gateway.simulators.people import (
     AGENTS,
     CUSTOMERS,
-    MOTIONCX_CUSTOMERS,
     NEAR_MISSES,
     Person,
     generated,
@@ -54,6 +53,8 @@ FLAG_FILTERS = {"IsAgent": "isAgent", "IsDidabled": "isDisabled"}
 DEPRECATED = {"AddRelatedTickets", "RemoveRelatedTickets"}
 KNOWN_PARAMS = {"TenantID", "ID", "Phone", *TEXT_FILTERS, *FLAG_FILTERS, *DEPRECATED}
 _EPOCH = datetime(2022, 7, 11, 15, 13, 42, tzinfo=UTC)
+# Which of people.CUSTOMERS the sample data holds (besides the agents).
+HELD_CUSTOMERS = tuple(range(30, 50))
 
 
 def _time(minutes: int) -> str:
@@ -92,7 +93,7 @@ def sample_records() -> list[dict[str, Any]]:
     """Agents (two disabled), the MotionCX customers, a near-miss, and one record shaped like the
     document's malformed example (`displayName` holding an array of records)."""
     records = [_record(k, person, agent=True, disabled=k in (3, 7)) for k, person in enumerate(AGENTS)]
-    records += [_record(20 + i, CUSTOMERS[i], agent=False) for i in MOTIONCX_CUSTOMERS]
+    records += [_record(20 + i, CUSTOMERS[i], agent=False) for i in HELD_CUSTOMERS]
     records.append(_record(80, NEAR_MISSES[0], agent=False))
     odd = _record(81, Person("Test", "Agent", "test.agent@motioncx.example", "", "", "", "", "", "", ""), agent=True)
     odd.update(address1=None, city=None, state=None, postCode=None, phone=None, organization="", title="")
@@ -175,3 +176,6 @@ def _error(status: int, message: str) -> JSONResponse:
 def demo_backend_settings(root: str) -> dict[str, Any]:
     """The backend config that reaches a simulator served at `root` with the default credentials."""
     return {"vendor": "motioncx", "url": root, "tenant_id": DEMO_TENANT_ID, "token": DEMO_TOKEN}
+
+
+DEMO = DemoBackend("agents", MotionCXSimulator, demo_backend_settings, generated_records, customers=HELD_CUSTOMERS)

@@ -1,8 +1,10 @@
 """The fictional people behind every simulator's sample data, so the same person can appear in
 several vendors, each writing their email and phone its own way.
 
-Membership (indexes into CUSTOMERS) is chosen so the demo has people in one, two, three and all
-four vendors, plus near-misses: same name, different email and phone, who must never be joined.
+Each simulator declares which customers it holds (its `HELD_CUSTOMERS`, indexes into CUSTOMERS),
+chosen so the demo has people in one, two, three and all four built-in vendors (36-38 in all four,
+0-2 and 39 in three, 3-4, 30-34 and 40-44 in two), plus near-misses: same name, different email and
+phone, who must never be joined.
 """
 
 from __future__ import annotations
@@ -206,13 +208,6 @@ AGENTS: tuple[Person, ...] = tuple(
         ]
     )
 )
-
-# Which customers each vendor holds (by index into CUSTOMERS).
-COMM100_CUSTOMERS = tuple(range(0, 40))
-MOTIONCX_CUSTOMERS = tuple(range(30, 50))
-AGENTVOICE_CUSTOMERS = (*range(0, 5), *range(35, 45), *range(50, 60))
-GENESYS_CUSTOMERS = (0, 1, 2, 36, 37, 38)
-# So: 36-38 are in all four vendors, 0-2 and 39 in three, 3-4, 30-34 and 40-44 in two.
 
 
 def us_national(phone_e164: str) -> str:

@@ -1,46 +1,38 @@
-"""The simulators `demo` starts, one per vendor, with the backend config that reaches each."""
+"""The simulators `demo` starts, one per vendor, with the backend config that reaches each: the
+built-in ones, listed here, then any installed package's, found through the
+`contact_gateway.simulators` entry points (each names a `DemoBackend`; see README, "Adding a
+vendor"). Tests take their vendors, and what each one's sample data holds, from here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
-
-from starlette.types import ASGIApp
+from importlib.metadata import entry_points
 
 from gateway.simulators import agentvoice, comm100, genesys, motioncx
-from gateway.simulators.common import SimulatorState
-from gateway.simulators.people import generated_share
+from gateway.simulators.common import DemoBackend, Simulator
+
+__all__ = ["DEMO_BACKENDS", "ENTRY_POINTS", "DemoBackend", "Simulator"]
+
+ENTRY_POINTS = "contact_gateway.simulators"
+BUILT_IN: tuple[DemoBackend, ...] = (comm100.DEMO, motioncx.DEMO, agentvoice.DEMO, genesys.DEMO)
 
 
-class Simulator(Protocol):
-    @property
-    def app(self) -> ASGIApp: ...
-
-    @property
-    def state(self) -> SimulatorState: ...
-
-
-@dataclass(frozen=True, slots=True)
-class DemoBackend:
-    """A backend of the demo: its config name, its simulator, and its settings given a base URL."""
-
-    name: str
-    make: Callable[..., Simulator]
-    settings: Callable[[str], dict[str, Any]]
-    # Records for generated people (`demo --contacts N`): hand them to `make(records=...)`.
-    generated: Callable[[range], list[dict[str, Any]]]
-
-    def make_generated(self, rank: int, count: int) -> Simulator:
-        """This simulator holding `count` generated contacts (its share of the generated people)."""
-        return self.make(records=self.generated(generated_share(rank, count)))
+def installed() -> list[DemoBackend]:
+    """The simulators other packages declare, in entry point name order."""
+    found: list[DemoBackend] = []
+    for point in sorted(entry_points(group=ENTRY_POINTS), key=lambda p: p.name):
+        demo = point.load()
+        if not isinstance(demo, DemoBackend):
+            raise TypeError(f"entry point {ENTRY_POINTS} {point.name!r} names {point.value}, not a DemoBackend")
+        found.append(demo)
+    return found
 
 
-DEMO_BACKENDS: tuple[DemoBackend, ...] = (
-    DemoBackend("support", comm100.Comm100Simulator, comm100.demo_backend_settings, comm100.generated_records),
-    DemoBackend("agents", motioncx.MotionCXSimulator, motioncx.demo_backend_settings, motioncx.generated_records),
-    DemoBackend(
-        "voice", agentvoice.AgentVoiceSimulator, agentvoice.demo_backend_settings, agentvoice.generated_records
-    ),
-    DemoBackend("routing", genesys.GenesysSimulator, genesys.demo_backend_settings, genesys.generated_records),
-)
+def _named_once(demos: list[DemoBackend]) -> tuple[DemoBackend, ...]:
+    names = [d.name for d in demos]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"two demo backends are called {', '.join(twice)}")
+    return tuple(demos)
+
+
+DEMO_BACKENDS: tuple[DemoBackend, ...] = _named_once([*BUILT_IN, *installed()])
