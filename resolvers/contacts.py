@@ -126,11 +126,12 @@ async def list_contacts(
     in_index = await indexed_names(ctx, selected)
 
     def from_index(backend: Backend, at: str | None) -> bool:
-        """The index answers a backend it has, when the cursor came from it, or when the vendor
-        cannot apply the filter itself (a live walk would read far more than it shows)."""
+        """The index answers a backend it has, when the cursor came from it, or when a live list
+        would read far more than it shows: the vendor cannot apply the filter itself, or it has
+        no paging and answers its whole list for any page (60,000 contacts are ~17 MB a call)."""
         if at is not None:
             return backend.name in in_index and is_index_position(at)
-        return backend.name in in_index and not backend.narrows(flt)
+        return backend.name in in_index and (not backend.narrows(flt) or not backend.syncs_in_pages)
 
     def ask(i: int, backend: Backend) -> Any:
         if i < start:  # already walked: only its count is needed

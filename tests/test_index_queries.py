@@ -118,6 +118,27 @@ async def test_a_filter_the_vendors_cannot_apply_is_answered_by_the_index_exactl
     assert unfiltered["data"]["contacts"]["totalCount"] == sum(len(scan.contacts) for scan in listed)
 
 
+async def test_an_unfiltered_list_of_a_vendor_without_paging_comes_from_the_index(
+    make_harness: HarnessFactory, index_db: IndexDatabase
+) -> None:
+    """A vendor answering its whole list for any page is not read for a page once indexed; a
+    paging vendor still is (its pages are cheap and always fresh). Uncached, so calls show."""
+    overrides = {b.name: dict(UNPACED) for b in DEMO_BACKENDS}
+    h = make_harness(overrides=overrides, index=index_db.section(), cache={"ttl_s": 0, "responses": False})
+    live = await walk(h, CONTACTS, "contacts", 4)
+    await sync(h)
+    h.reset_calls()
+    indexed = await walk(h, CONTACTS, "contacts", 4)
+    assert indexed["nodes"] == live["nodes"]
+    assert indexed["total"] == live["total"] == len(live["nodes"])
+    backends = h.gateway.backends.values()
+    whole_lists = [b.name for b in backends if not b.syncs_in_pages]
+    paged = [b.name for b in backends if b.syncs_in_pages]
+    assert whole_lists and paged
+    assert [h.calls(name) for name in whole_lists] == [0] * len(whole_lists)
+    assert all(h.calls(name) > 0 for name in paged)
+
+
 async def test_a_write_through_the_gateway_shows_in_people_and_filters_at_once(
     make_harness: HarnessFactory, index_db: IndexDatabase
 ) -> None:
