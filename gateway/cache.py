@@ -159,6 +159,20 @@ class ReadCache:
             return None
         return [int(v or 0) for v in values]
 
+    async def generations_and_value(self, namespaces: list[str], key: str) -> tuple[list[int], Any] | None:
+        """`generations(namespaces)` and the value `set_value` stored at `key`, in one round trip
+        to a shared store; None when a generation is unproven (or the store is down)."""
+        self._known.update(namespaces)
+        if any(n in self._unproven for n in namespaces):
+            return None
+        if not self.shared:
+            return [self._generations.get(n, 0) for n in namespaces], await self.get_value(key)
+        keys = [*(_generation_key(n) for n in namespaces), key]
+        ok, values = await self._guarded(lambda: self.store.multi_get(keys))
+        if not ok:
+            return None
+        return [int(v or 0) for v in values[:-1]], values[-1]
+
     async def bump(self, namespace: str, *, backend: str) -> bool:
         """Make every entry of `namespace` unreachable, on every instance sharing the store.
 

@@ -1,10 +1,11 @@
 """Whole-response caching for read-only operations, and the ETag a reusable answer carries.
 
-A cached response is keyed by the caller's backend scope, the document, the operation name, the
-variables and the current generation of every backend the caller can see. A write bumps its
-backend's generation, so the next read anywhere (every instance sharing Redis) misses and runs
-fresh. Only clean answers are kept: no errors, nothing served stale; never a mutation. Entries
-live no longer than the shortest backend TTL; a backend with TTL 0 turns response caching off.
+A cached response is keyed by the caller's backend scope, the document, the operation name and the
+variables, and holds the generation of every backend the caller can see when it was made. A write
+bumps its backend's generation, so the next read anywhere (every instance sharing Redis) finds
+the entry out of date and runs fresh. Only clean answers are kept: no errors, nothing served
+stale; never a mutation. Entries live no longer than the shortest backend TTL; a backend with
+TTL 0 turns response caching off.
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ CACHEABLE_ROOTS = frozenset({"contact", "contacts", "node", "people", "person", 
 class CachedResponse:
     body: bytes
     etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A read's place in the response cache: its key, the backends' generations when it was looked
+    up, and the answer stored there at those generations, if any."""
+
+    key: str
+    generations: list[int]
+    found: CachedResponse | None
 
 
 def etag_of(body: bytes) -> str:
@@ -53,23 +64,32 @@ class ResponseCache:
     def enabled(self) -> bool:
         return self.ttl_s > 0
 
-    async def key(
+    async def look_up(
         self,
         scope: frozenset[str] | None,
         query: str,
         operation_name: str | None,
         variables: dict[str, Any] | None,
-    ) -> str | None:
-        """The entry for this exact read by this caller, at the backends' current generations."""
+    ) -> Slot | None:
+        """Where this exact read by this caller is stored, and the stored answer if it was made at
+        the backends' current generations; None when the read may not be reused. The generations
+        and the entry come in one round trip to the store (the entry names the generations it was
+        made at, instead of the key holding them)."""
         visible = sorted(n for n in self.namespaces if scope is None or n in scope)
-        generations = await self.cache.generations([self.namespaces[n] for n in visible])
-        if generations is None:
-            return None
         try:
-            identity = self._identity(scope, query, operation_name, variables, visible, generations)
+            identity = self._identity(scope, query, operation_name, variables, visible)
         except orjson.JSONEncodeError:  # variables nested past what can be hashed: not reused
             return None
-        return f"{PREFIX}:resp:{hashlib.sha256(identity).hexdigest()}"
+        key = f"{PREFIX}:resp:{hashlib.sha256(identity).hexdigest()}"
+        found = await self.cache.generations_and_value([self.namespaces[n] for n in visible], key)
+        if found is None:
+            return None
+        generations, entry = found
+        hit = None
+        if isinstance(entry, dict) and entry.get("g") == generations:
+            body = entry["b"].encode() if isinstance(entry["b"], str) else entry["b"]
+            hit = CachedResponse(body, entry["e"])
+        return Slot(key, generations, hit)
 
     def _identity(
         self,
@@ -78,7 +98,6 @@ class ResponseCache:
         operation_name: str | None,
         variables: dict[str, Any] | None,
         visible: list[str],
-        generations: list[int],
     ) -> bytes:
         return orjson.dumps(
             [
@@ -87,19 +106,13 @@ class ResponseCache:
                 operation_name,
                 variables,
                 [self.namespaces[n] for n in visible],
-                generations,
                 self.config_digest,
             ],
             option=orjson.OPT_SORT_KEYS,
         )
 
-    async def get(self, key: str) -> CachedResponse | None:
-        entry = await self.cache.get_value(key)
-        if not isinstance(entry, dict):
-            return None
-        body = entry["b"].encode() if isinstance(entry["b"], str) else entry["b"]
-        return CachedResponse(body, entry["e"])
-
-    async def put(self, key: str, body: bytes, etag: str) -> None:
-        value: Any = {"b": body.decode(), "e": etag} if self.cache.shared else {"b": body, "e": etag}
-        await self.cache.set_value(key, value, self.ttl_s)
+    async def put(self, slot: Slot, body: bytes, etag: str) -> None:
+        """Store an answer made at `slot`'s generations (read before it was made: a write meanwhile
+        leaves it unreachable)."""
+        stored = body.decode() if self.cache.shared else body
+        await self.cache.set_value(slot.key, {"b": stored, "e": etag, "g": slot.generations}, self.ttl_s)

@@ -296,3 +296,50 @@ async def test_two_deployments_with_other_credentials_never_share_answers(shared
         for app in apps:
             await app.state.gateway.aclose()
     assert names == [{"A-"}, {"B-"}]
+
+
+@pytest.mark.parametrize("cache", ["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def test_an_answer_made_while_a_write_landed_is_never_served(cache: str) -> None:
+    """Looked up at one generation, made, then stored after a write: the entry names the
+    generation it was made at, so the next read does not take it."""
+    url = "memory://"
+    if cache == "redis":
+        require_redis()
+        redis.Redis.from_url(REDIS_TEST_URL).flushdb()
+        url = REDIS_TEST_URL
+    served = Served(url)
+    try:
+        gateway = served.app.state.gateway
+        slot = await gateway.responses.look_up(None, ONE, None, {"id": CUSTOMER})
+        assert slot is not None and slot.found is None
+        await gateway.backends["support"].forget_cached_reads()  # a write lands
+        await gateway.responses.put(slot, b'{"data": {"contact": null}}', '"old"')
+        again = await gateway.responses.look_up(None, ONE, None, {"id": CUSTOMER})
+        assert again is not None and again.found is None
+        await gateway.responses.put(again, b'{"data": {"contact": null}}', '"current"')
+        current = await gateway.responses.look_up(None, ONE, None, {"id": CUSTOMER})
+        assert current is not None and current.found is not None and current.found.etag == '"current"'
+    finally:
+        await served.aclose()
+
+
+@pytest.mark.redis
+async def test_a_stored_answer_on_redis_costs_one_round_trip(shared_redis: str) -> None:
+    """The backends' generations and the stored answer come in one MGET, nothing else."""
+    served = Served(shared_redis)
+    client = redis.Redis.from_url(shared_redis)
+    try:
+        await served.post(ONE, {"id": CUSTOMER})
+
+        def calls() -> dict[str, int]:
+            stats = client.info("commandstats")
+            return {name: int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("mget", "get", "exists")}
+
+        before = calls()
+        answer = await served.post(ONE, {"id": CUSTOMER})
+        after = calls()
+        assert answer.status_code == 200 and await served.response_hits() == 1
+        assert {name: after[name] - before[name] for name in before} == {"mget": 1, "get": 0, "exists": 0}
+    finally:
+        await served.aclose()
+        client.flushdb()

@@ -29,7 +29,7 @@ from gateway.graphql_http.media import (
 )
 from gateway.graphql_http.multipart import accepts_multipart, answer_in_parts
 from gateway.graphql_http.payload import RequestRefused, operation_params, read_payload
-from gateway.graphql_http.reuse import ResponseReuse
+from gateway.graphql_http.reuse import ResponseReuse, with_etag
 from gateway.incremental import merge_parts
 from gateway.response_cache import is_cacheable
 from gateway.runtime import Gateway
@@ -88,15 +88,13 @@ class GraphQLEndpoint:
         except DocumentError as exc:
             return outcome_response(Outcome(request_error(exc), has_data=False), media, request_id)
         cacheable = is_cacheable(chosen_operation(document, name))
-        key = await self.reuse.stored_key(params, scope, cacheable)
-        if key is not None:
-            stored = await self.reuse.stored_answer(key, params, request, media, request_id)
-            if stored is not None:
-                return stored
+        slot = await self.reuse.look_up(params, scope, cacheable)
+        if slot is not None and slot.found is not None:
+            return with_etag(slot.found.body, slot.found.etag, request, media, request_id)
         outcome = await self.execute(params, scope, request_id, get=request.method == "GET", document=document)
         if outcome.later_parts is not None:
             return await answer_in_parts(outcome, request.headers.get("accept"), media, request_id)
-        reusable = await self.reuse.store(key, cacheable, outcome, request, media, request_id)
+        reusable = await self.reuse.store(slot, cacheable, outcome, request, media, request_id)
         return reusable or outcome_response(outcome, media, request_id)
 
     async def answer_batch(

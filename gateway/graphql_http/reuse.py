@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from gateway.execution import Outcome
 from gateway.graphql_http.media import json_response
-from gateway.response_cache import etag_of
+from gateway.response_cache import Slot, etag_of
 from gateway.runtime import Gateway
 
 
@@ -26,34 +26,31 @@ class ResponseReuse:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
-    async def stored_key(self, params: dict[str, Any], scope: frozenset[str] | None, cacheable: bool) -> str | None:
-        """Where this read's answer is stored, or None when it may not be reused."""
+    async def look_up(self, params: dict[str, Any], scope: frozenset[str] | None, cacheable: bool) -> Slot | None:
+        """This read's place in the response cache (with the answer stored there, if current), or
+        None when it may not be reused."""
         responses = self.gateway.responses
         if not responses.enabled or not cacheable:
             return None
-        return await responses.key(scope, params["query"], params.get("operationName"), params.get("variables"))
-
-    async def stored_answer(
-        self, key: str, params: dict[str, Any], request: Request, media: str, request_id: str
-    ) -> Response | None:
         started = time.perf_counter()
-        hit = await self.gateway.responses.get(key)
-        self.gateway.metrics.response_cache_event("hit" if hit else "miss")
-        if hit is None:
+        slot = await responses.look_up(scope, params["query"], params.get("operationName"), params.get("variables"))
+        if slot is None:
             return None
-        self.gateway.metrics.observe_request(params.get("operationName"), "ok", time.perf_counter() - started)
-        return with_etag(hit.body, hit.etag, request, media, request_id)
+        self.gateway.metrics.response_cache_event("hit" if slot.found else "miss")
+        if slot.found is not None:
+            self.gateway.metrics.observe_request(params.get("operationName"), "ok", time.perf_counter() - started)
+        return slot
 
     async def store(
-        self, key: str | None, cacheable: bool, outcome: Outcome, request: Request, media: str, request_id: str
+        self, slot: Slot | None, cacheable: bool, outcome: Outcome, request: Request, media: str, request_id: str
     ) -> Response | None:
-        """The answer to a clean read (stored when `key` is given), or None when it is not one."""
+        """The answer to a clean read (stored in `slot` when given), or None when it is not one."""
         if not (cacheable and outcome.clean):
             return None
         body = orjson.dumps(outcome.body)
         etag = etag_of(body)
-        if key is not None:
-            await self.gateway.responses.put(key, body, etag)
+        if slot is not None:
+            await self.gateway.responses.put(slot, body, etag)
             self.gateway.metrics.response_cache_event("store")
         return with_etag(body, etag, request, media, request_id)
 
