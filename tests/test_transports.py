@@ -4,6 +4,8 @@ socket, and `transport: httpcore` goes through the proxy the environment names."
 from __future__ import annotations
 
 import pytest
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import Receive, Scope, Send
 
 from gateway.runtime import Gateway
 from gateway.simulators.registry import DEMO_BACKENDS, Simulator
@@ -57,3 +59,27 @@ async def test_httpcore_goes_through_the_environments_proxy(monkeypatch: pytest.
     assert "errors" not in through
     assert through["data"]["contacts"]["edges"]
     assert direct["errors"][0]["extensions"]["code"] == "BACKEND_UNAVAILABLE"
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpcore"])
+async def test_a_vendor_answering_gzip_is_read_decoded(transport: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Vendor calls ask for gzip; a compressed list (here, any answer over 100 bytes) reads as the plain one."""
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    sim = VOICE.make()
+    asked: list[str] = []
+
+    async def compressing(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            asked.append(dict(scope["headers"]).get(b"accept-encoding", b"").decode())
+        await GZipMiddleware(sim.app, minimum_size=100)(scope, receive, send)
+
+    async with serving(compressing) as root:
+        h = harness_for({**VOICE.settings(root), "transport": transport}, sim)
+        try:
+            body = await h.run(LIST)
+        finally:
+            await h.gateway.aclose()
+    assert "errors" not in body
+    assert len(body["data"]["contacts"]["edges"]) == 2
+    assert asked and all("gzip" in value for value in asked)
