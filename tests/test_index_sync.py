@@ -270,3 +270,21 @@ async def test_a_pass_reads_past_the_page_cap_of_live_requests(make_custom: Any,
     h = make_custom({"support": (sim, comm100_config(max_pages=2))}, index=index_db.section())
     outcomes = await synced(h)
     assert outcomes[0].synced and outcomes[0].records == 350  # four pages, though a request may walk two
+
+
+async def test_a_contact_whose_email_changed_at_the_vendor_is_found_by_the_new_one_only_after_the_next_pass(
+    make_custom: Any, index_db: IndexDatabase
+) -> None:
+    sim = comm100_with(250)
+    h = make_custom({"support": (sim, comm100_config())}, index=index_db.section())
+    await synced(h)
+    changed = sim.records[next(iter(sim.records))]
+    email = next(i for i in changed["contactIdentities"] if i["contactIdentityType"] == "Email")
+    old = email["value"]
+    email["value"] = "moved.on@example.com"
+    await synced(h)
+    query = "query($email: String!) { people(first: 5, filter: {email: $email}) { totalCount edges { node { contacts { id } } } } }"
+    found = (await h.run(query, {"email": "moved.on@example.com"}))["data"]["people"]
+    assert found["totalCount"] == 1
+    assert found["edges"][0]["node"]["contacts"] == [{"id": f"support:{changed['id']}"}]
+    assert (await h.run(query, {"email": old}))["data"]["people"]["totalCount"] == 0

@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import BigInteger, Insert, String, bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeEngine
 
+from gateway.index.arrays import among, unnested
 from gateway.index.tables import contacts, keys, people
 
 POSITION_BITS = 40
@@ -62,21 +64,48 @@ def _group(members: Mapping[int, tuple[int, str]], links: Iterable[tuple[int, st
     return groups
 
 
+# A person row: (contact id, namespace, ordinal, group ordinal).
+PersonRow = tuple[int, str, int, int]
+PERSON_COLUMNS: dict[str, TypeEngine[Any]] = {
+    "contact_id": BigInteger(),
+    "namespace": String(),
+    "ordinal": BigInteger(),
+    "group_ordinal": BigInteger(),
+}
+
+
+def _postgresql_people() -> Insert:
+    rows = unnested("person", PERSON_COLUMNS)
+    chosen = select(bindparam("deployment", type_=String()), *(rows.c[name] for name in PERSON_COLUMNS))
+    return insert(people).from_select(["deployment", *PERSON_COLUMNS], chosen)
+
+
+POSTGRESQL_PEOPLE = _postgresql_people()
+
+
+async def _insert(conn: AsyncConnection, deployment: str, rows: list[PersonRow]) -> None:
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start : start + INSERT_CHUNK]
+        if conn.dialect.name == "postgresql":
+            columns = dict(zip(PERSON_COLUMNS, map(list, zip(*chunk, strict=True)), strict=True))
+            await conn.execute(POSTGRESQL_PEOPLE, {**columns, "deployment": deployment})
+        else:
+            named = [dict(zip(PERSON_COLUMNS, row, strict=True)) for row in chunk]
+            await conn.execute(insert(people), [{**row, "deployment": deployment} for row in named])
+
+
+async def _delete(conn: AsyncConnection, deployment: str, contact_ids: list[int]) -> None:
+    for start in range(0, len(contact_ids), INSERT_CHUNK):
+        chunk = contact_ids[start : start + INSERT_CHUNK]
+        chosen = among(people.c.contact_id, chunk, is_sqlite=conn.dialect.name == "sqlite")
+        await conn.execute(delete(people).where(people.c.deployment == deployment, chosen))
+
+
 async def _store(
     conn: AsyncConnection, deployment: str, members: Mapping[int, tuple[int, str]], groups: UnionFind
 ) -> None:
-    rows = [
-        {
-            "deployment": deployment,
-            "contact_id": contact_id,
-            "namespace": namespace,
-            "ordinal": item,
-            "group_ordinal": groups.find(item),
-        }
-        for item, (contact_id, namespace) in members.items()
-    ]
-    for start in range(0, len(rows), INSERT_CHUNK):
-        await conn.execute(insert(people), rows[start : start + INSERT_CHUNK])
+    rows = [(contact_id, namespace, item, groups.find(item)) for item, (contact_id, namespace) in members.items()]
+    await _insert(conn, deployment, rows)
 
 
 async def _links(
@@ -143,15 +172,8 @@ async def regroup_all(conn: AsyncConnection, deployment: str, ranks: Mapping[str
             del wanted[contact_id]  # unchanged: neither deleted nor written again
         else:
             stale.append(contact_id)
-    for start in range(0, len(stale), INSERT_CHUNK):
-        chunk = stale[start : start + INSERT_CHUNK]
-        await conn.execute(delete(people).where(people.c.deployment == deployment, people.c.contact_id.in_(chunk)))
-    rows = [
-        {"deployment": deployment, "contact_id": cid, "namespace": ns, "ordinal": item, "group_ordinal": group}
-        for cid, (item, group, ns) in wanted.items()
-    ]
-    for start in range(0, len(rows), INSERT_CHUNK):
-        await conn.execute(insert(people), rows[start : start + INSERT_CHUNK])
+    await _delete(conn, deployment, stale)
+    await _insert(conn, deployment, [(cid, ns, item, group) for cid, (item, group, ns) in wanted.items()])
     return len({groups.find(item) for item in members})
 
 

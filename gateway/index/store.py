@@ -124,7 +124,7 @@ class ContactIndex:
         elif self.schema:
             connect_args["server_settings"] = {"search_path": self.schema}
         engine = create_async_engine(
-            self.url, connect_args=connect_args, json_serializer=_json_text, json_deserializer=orjson.loads
+            self.url, connect_args=connect_args, json_serializer=records.record_text, json_deserializer=orjson.loads
         )
         if self.is_sqlite:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -383,12 +383,6 @@ _MIGRATION_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.L
 
 def _migration_lock() -> asyncio.Lock:
     return _MIGRATION_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-
-
-def _json_text(value: Any) -> str:
-    # orjson: an order of magnitude faster than the standard json module, and it writes the
-    # `Contact` dataclass (times, enums) as it is.
-    return orjson.dumps(value).decode()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
