@@ -171,7 +171,7 @@ async def test_migrations_build_the_schema_in_an_empty_database_once(index_db: I
     async with indexes[0].engine.connect() as conn:
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
         tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
-    assert version == "0001"
+    assert version == "0002"
     assert {"index_backends", "index_contacts", "index_keys", "index_people"} <= tables
     for index in indexes:
         await index.aclose()
@@ -283,7 +283,10 @@ async def test_a_contact_whose_email_changed_at_the_vendor_is_found_by_the_new_o
     old = email["value"]
     email["value"] = "moved.on@example.com"
     await synced(h)
-    query = "query($email: String!) { people(first: 5, filter: {email: $email}) { totalCount edges { node { contacts { id } } } } }"
+    query = (
+        "query($email: String!) { people(first: 5, filter: {email: $email})"
+        " { totalCount edges { node { contacts { id } } } } }"
+    )
     found = (await h.run(query, {"email": "moved.on@example.com"}))["data"]["people"]
     assert found["totalCount"] == 1
     assert found["edges"][0]["node"]["contacts"] == [{"id": f"support:{changed['id']}"}]

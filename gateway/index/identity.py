@@ -12,7 +12,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import BigInteger, Insert, String, bindparam, delete, insert, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Insert,
+    Select,
+    String,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeEngine
 
@@ -136,31 +149,44 @@ async def _streamed(conn: AsyncConnection, query: Any) -> AsyncIterator[Any]:
             yield row
 
 
+def _ordinal_sql(ranks: Mapping[str, int]) -> ColumnElement[int]:
+    """`ordinal` computed by the database."""
+    rank = case(*((contacts.c.namespace == ns, literal(r, BigInteger())) for ns, r in ranks.items()))
+    return rank * literal(1 << POSITION_BITS, BigInteger()) + contacts.c.position
+
+
+def _links_sql(ranks: Mapping[str, int], is_sqlite: bool) -> Select[tuple[Any]]:
+    """The ordinals of the (not merged-away) contacts sharing each key that more than one has:
+    the database groups them (most keys belong to one contact and never leave it)."""
+    ordinals = _ordinal_sql(ranks)
+    gathered = func.group_concat(ordinals) if is_sqlite else func.array_agg(ordinals)
+    return (
+        select(gathered)
+        .select_from(keys.join(contacts, contacts.c.id == keys.c.contact_id))
+        .where(contacts.c.namespace.in_(list(ranks)), contacts.c.merged_into.is_(None))
+        .group_by(keys.c.key)
+        .having(func.count() > 1)
+    )
+
+
 async def regroup_all(conn: AsyncConnection, deployment: str, ranks: Mapping[str, int]) -> int:
     """Rebuild every group of `deployment` from the contacts of its namespaces, writing only the
-    rows that changed (after a routine pass, few do). Keys are read sorted and streamed, so
-    contacts sharing one are adjacent: nothing but the contacts themselves is held. The number
-    of people."""
-    live = (contacts.c.namespace.in_(list(ranks)), contacts.c.merged_into.is_(None))
+    rows that changed (after a routine pass, few do). Rows are streamed: nothing but the contacts
+    themselves is held. The number of people."""
+    is_sqlite = conn.dialect.name == "sqlite"
     members: dict[int, tuple[int, str]] = {}
     groups = UnionFind()
-    listed = select(contacts.c.id, contacts.c.namespace, contacts.c.position).where(*live)
+    listed = select(contacts.c.id, contacts.c.namespace, contacts.c.position).where(
+        contacts.c.namespace.in_(list(ranks)), contacts.c.merged_into.is_(None)
+    )
     async for contact_id, namespace, position in _streamed(conn, listed):
         item = ordinal(ranks[namespace], position)
         members[item] = (contact_id, namespace)
         groups.add(item)
-    linked = (
-        select(keys.c.key, contacts.c.namespace, contacts.c.position)
-        .select_from(keys.join(contacts, contacts.c.id == keys.c.contact_id))
-        .where(*live)
-        .order_by(keys.c.key)
-    )
-    previous_key, previous_item = None, 0
-    async for key, namespace, position in _streamed(conn, linked):
-        item = ordinal(ranks[namespace], position)
-        if key == previous_key:
-            groups.union(previous_item, item)
-        previous_key, previous_item = key, item
+    async for (shared,) in _streamed(conn, _links_sql(ranks, is_sqlite)):
+        items = [int(i) for i in shared.split(",")] if is_sqlite else shared
+        for item in items[1:]:
+            groups.union(items[0], item)
     wanted = {contact_id: (item, groups.find(item), ns) for item, (contact_id, ns) in members.items()}
     held = select(people.c.contact_id, people.c.ordinal, people.c.group_ordinal).where(
         people.c.deployment == deployment

@@ -386,10 +386,9 @@ def _migration_lock() -> asyncio.Lock:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL: readers are never blocked by a sync writing pages; foreign keys: rows go with their contact.
+    # WAL: readers are never blocked by a sync writing pages.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
 
