@@ -291,3 +291,29 @@ async def test_a_contact_whose_email_changed_at_the_vendor_is_found_by_the_new_o
     assert found["totalCount"] == 1
     assert found["edges"][0]["node"]["contacts"] == [{"id": f"support:{changed['id']}"}]
     assert (await h.run(query, {"email": old}))["data"]["people"]["totalCount"] == 0
+
+
+class ShiftingList:
+    """A Comm100 site whose list shifts while a pass reads it: after the first page is answered,
+    a record is added at the front, so the next page starts with one already read."""
+
+    def __init__(self, sim: Comm100Simulator, added: dict[str, Any]) -> None:
+        self.sim, self.added, self.state = sim, added, sim.state
+
+    async def app(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.sim.app(scope, receive, send)
+        if scope["type"] == "http" and self.added["id"] not in self.sim.records:
+            self.sim.records = {self.added["id"]: self.added, **self.sim.records}
+
+
+async def test_a_record_the_vendor_lists_twice_in_one_pass_is_indexed_once(
+    make_custom: Any, index_db: IndexDatabase
+) -> None:
+    sim = comm100_with(350)
+    added = generated_records(range(350, 351))[0]
+    h = make_custom({"support": (ShiftingList(sim, added), comm100_config())}, index=index_db.section())
+    outcomes = await synced(h)
+    assert outcomes[0].synced, outcomes
+    ids = await indexed_ids(h, "support")
+    assert len(ids) == len(set(ids)) == 350  # the record read twice is there once; `added` came too late
+    assert (await status(h, "support")).records == 350

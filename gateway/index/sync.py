@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -29,6 +29,10 @@ log = logging.getLogger("gateway.index")
 RETRY_FAILED_S = 60.0
 # A backend synced less than this share of refresh_s ago is fresh enough for a background round.
 FRESH_SHARE = 0.9
+# A paged vendor's pages read ahead of the writes (bounded: a pass streams), and the records
+# written in one transaction at most.
+READ_AHEAD_PAGES = 10
+WRITE_BATCH = 1000
 
 Progress = Callable[[str, int], None]
 
@@ -150,23 +154,24 @@ class IndexSync:
         start = await self.index.begin_pass(namespace, backend.name)
         position = start.position
         pages = backend.sync_pages(start.resume_from, self._limiters[backend.name].acquire)
-        upcoming: asyncio.Future[SyncPage | None] = asyncio.ensure_future(anext(pages, None))
+        # A paged vendor's next pages are read while earlier ones are written; a whole list is
+        # in memory already, so mapping more of it ahead would only hold more copies.
+        arrived: asyncio.Queue[SyncPage | Exception | None] = asyncio.Queue(
+            READ_AHEAD_PAGES if backend.syncs_in_pages else 1
+        )
+        reader = asyncio.create_task(_read_ahead(pages, arrived))
         try:
-            while (page := await upcoming) is not None:
-                # The vendor's next page is read while this one is written.
-                upcoming = asyncio.ensure_future(anext(pages, None))
+            async for batch in _batches(arrived):
+                contacts = [contact for page in batch for contact in page.contacts]
                 await self.index.store_page(
-                    namespace, start.number, page.contacts, position, page.resume_from, self.region
+                    namespace, start.number, contacts, position, batch[-1].resume_from, self.region
                 )
-                position += len(page.contacts)
+                position += len(contacts)
                 if progress is not None:
                     progress(backend.name, position)
         finally:
-            if not upcoming.done():
-                upcoming.cancel()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await upcoming
-            await pages.aclose()
+            reader.cancel()
+            await asyncio.wait({reader})
         return await self.index.finish_pass(namespace, start.number)
 
     async def _failed(self, backend: HttpBackend, namespace: str, error: str, started: float) -> SyncOutcome:
@@ -194,3 +199,36 @@ class IndexSync:
 
 async def _already(outcome: SyncOutcome) -> SyncOutcome:
     return outcome
+
+
+async def _read_ahead(pages: AsyncGenerator[SyncPage, None], into: asyncio.Queue[SyncPage | Exception | None]) -> None:
+    """Every page of a pass into `into`, then None; a failure to read goes in as the exception,
+    after the pages read before it (they are written: the next pass resumes after them)."""
+    try:
+        async for page in pages:
+            await into.put(page)
+    except Exception as exc:
+        await into.put(exc)
+        return
+    finally:
+        await pages.aclose()
+    await into.put(None)
+
+
+async def _batches(arrived: asyncio.Queue[SyncPage | Exception | None]) -> AsyncIterator[list[SyncPage]]:
+    """The pages in arrival order, grouped: all that arrived while the last group was written,
+    up to WRITE_BATCH records, so a vendor's small pages cost one transaction a group, not a page."""
+    while True:
+        batch: list[SyncPage] = []
+        item = await arrived.get()
+        while isinstance(item, SyncPage):
+            batch.append(item)
+            if sum(len(page.contacts) for page in batch) >= WRITE_BATCH or arrived.empty():
+                break
+            item = arrived.get_nowait()
+        if batch:
+            yield batch
+        if item is None:
+            return
+        if isinstance(item, Exception):
+            raise item

@@ -100,7 +100,10 @@ async def upsert_contacts(
     rows: Sequence[tuple[Contact, int]],
     region: str,
 ) -> list[int]:
-    """Insert or refresh `rows` (contact, position) seen by pass `number`; their row ids."""
+    """Insert or refresh `rows` (contact, position) seen by pass `number`; their row ids. A record
+    listed twice (the vendor's list shifted while a pass read it) is written once, where it was
+    seen last: one statement cannot change a row twice."""
+    rows = list({contact.native_id: (contact, position) for contact, position in rows}.values())
     if not rows:
         return []
     values = [{**records.contact_row(contact), "position": position} for contact, position in rows]
