@@ -317,3 +317,29 @@ async def test_a_record_the_vendor_lists_twice_in_one_pass_is_indexed_once(
     ids = await indexed_ids(h, "support")
     assert len(ids) == len(set(ids)) == 350  # the record read twice is there once; `added` came too late
     assert (await status(h, "support")).records == 350
+
+
+async def test_a_sync_slowed_by_the_vendors_429s_leaves_the_backend_healthy_for_users(
+    make_custom: Any, index_db: IndexDatabase
+) -> None:
+    sim = comm100_with(150)
+    config = comm100_config(retry_backoff_s=0, breaker_failures=2, breaker_cooldown_s=60)
+    h = make_custom({"support": (sim, config)}, index=index_db.section())
+    sim.state.inject(Fault(kind="status", status=429, retry_after=0, times=6))
+    outcomes = await synced(h)
+    assert outcomes[0].synced and outcomes[0].records == 150
+    health = await h.run("{ backends { name healthy } }")
+    assert health["data"]["backends"] == [{"name": "support", "healthy": True}]
+    live = await h.run("query($id: ID!) { contact(id: $id) { id } }", {"id": f"support:{next(iter(sim.records))}"})
+    assert "errors" not in live
+
+
+async def test_a_vendor_down_during_a_sync_shows_unhealthy(make_custom: Any, index_db: IndexDatabase) -> None:
+    sim = comm100_with(150)
+    config = comm100_config(retry_backoff_s=0, breaker_failures=2, breaker_cooldown_s=60)
+    h = make_custom({"support": (sim, config)}, index=index_db.section())
+    sim.state.inject(Fault(kind="status", status=503))
+    outcomes = await synced(h)
+    assert not outcomes[0].synced and outcomes[0].error is not None
+    health = await h.run("{ backends { name healthy index { state } } }")
+    assert health["data"]["backends"] == [{"name": "support", "healthy": False, "index": {"state": "FAILED"}}]
