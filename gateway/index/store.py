@@ -233,20 +233,11 @@ class ContactIndex:
         after: int | None,
         limit: int,
     ) -> list[tuple[int, list[Contact]]]:
-        """Up to `limit` people (first visible ordinal, visible contacts in order) after `after`."""
-        if set(visible) == set(deployment.ranks):
-            named = people_queries.named(deployment.name, visible, flt, region)
-            if after is not None:
-                named = named.where(people.c.group_ordinal > after)
-            page = named.distinct().order_by(people.c.group_ordinal).limit(limit)
-            page = page.add_columns(people.c.group_ordinal.label("first"))
-        else:
-            groups = people_queries.grouped(deployment.name, visible, flt, region)
-            page = select(groups.c.group_ordinal, groups.c.first).order_by(groups.c.first).limit(limit)
-            if after is not None:
-                page = page.where(groups.c.first > after)
+        """Up to `limit` people (first visible ordinal, visible contacts) after `after`."""
         async with self.engine.connect() as conn:
-            chosen = list(await conn.execute(page))
+            chosen = await people_queries.page(
+                conn, deployment.name, deployment.ranks, visible, flt, region, after, limit
+            )
             members = await people_queries.members(conn, deployment.name, visible, [g for g, _ in chosen])
         return [(first, members.get(group, [])) for group, first in chosen]
 
@@ -256,6 +247,8 @@ class ContactIndex:
         if set(visible) == set(deployment.ranks):
             named = people_queries.named(deployment.name, visible, flt, region)
             query = named.with_only_columns(func.count(func.distinct(people.c.group_ordinal)))
+        elif flt.is_empty():
+            query = people_queries.visible_count(deployment.name, visible)
         else:
             query = select(func.count()).select_from(people_queries.grouped(deployment.name, visible, flt, region))
         async with self.engine.connect() as conn:
