@@ -1,5 +1,6 @@
 """The contact index's settings (`index:` in the config): which database, how often a pass runs,
-and where the default SQLite file lives. Validated with the rest of the config (gateway.config)."""
+when rows no gateway syncs any more expire, and where the default SQLite file lives. Validated
+with the rest of the config (gateway.config)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 APP_NAME = "contact-gateway"
 INDEX_FILE = "index.db"
 INDEX_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+WEEK_S = 7 * 24 * 3600.0
+# Rows expire no sooner than this many refreshes after the last round that touched them.
+EXPIRE_REFRESHES = 3
 
 
 class IndexSettings(BaseModel):
@@ -25,12 +29,27 @@ class IndexSettings(BaseModel):
     # PostgreSQL only: the schema its tables live in (default: the connection's search_path).
     schema_name: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
     refresh_s: float = Field(default=900.0, ge=1.0)
+    # The rows of a backend namespace (a removed backend, or credentials changed) and the people of
+    # a deployment (a changed backend list) that no gateway has run a sync round for this long
+    # leave the database (gateway/index/expiry.py); 0: never.
+    expire_s: float = Field(default=WEEK_S, ge=0.0)
 
     @field_validator("url")
     @classmethod
     def _known_database(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith(INDEX_SCHEMES):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("expire_s")
+    @classmethod
+    def _expire_after_refreshes(cls, value: float, info: ValidationInfo) -> float:
+        least = EXPIRE_REFRESHES * info.data.get("refresh_s", 0.0)
+        if 0 < value < least:
+            raise ValueError(
+                f"must be 0 (never) or at least {EXPIRE_REFRESHES} x refresh_s ({least:g} s): another gateway"
+                " sharing the database would lose rows it still syncs"
+            )
         return value
 
     def password(self) -> str | None:

@@ -1,5 +1,6 @@
 """`contact-gateway sync`: one forced full pass per backend into the index, a progress line per
-backend, exit 0 when every backend synced and 3 when some failed (named on stderr)."""
+backend, then unused rows expired (`index.expire_s`, said in a line); exit 0 when every backend
+synced and 3 when some failed (named on stderr)."""
 
 from __future__ import annotations
 
@@ -56,9 +57,28 @@ async def run_sync(
                 print(f"  {outcome.backend}: synced, {outcome.records} records in {outcome.seconds:.1f} s", file=out)
             elif outcome.skipped:
                 print(f"  {outcome.backend}: not synced: {outcome.skipped}", file=out)
+        expired = await gateway.sync.expire_unused()
+        if expired:
+            print(
+                f"index: expired the rows of {_count(len(expired.namespaces), 'backend namespace')} and"
+                f" {_count(expired.deployments, 'deployment')} no gateway has synced for"
+                f" {_duration(settings.index.expire_s)}",
+                file=out,
+            )
         failed = [o for o in outcomes if not o.synced]
         for outcome in failed:
             print(f"sync failed: backend {outcome.backend}: {outcome.error or outcome.skipped}", file=err)
         return EXIT_SOME_FAILED if failed else EXIT_SYNCED
     finally:
         await gateway.aclose()
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            return _count(int(seconds // size), unit)
+    return f"{seconds:g} s"

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import bindparam, inspect, text
 
 from gateway.index import ContactIndex, IndexState
 from gateway.index_cli import run_sync
@@ -171,8 +172,8 @@ async def test_migrations_build_the_schema_in_an_empty_database_once(index_db: I
     async with indexes[0].engine.connect() as conn:
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
         tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
-    assert version == "0002"
-    assert {"index_backends", "index_contacts", "index_keys", "index_people"} <= tables
+    assert version == "0003"
+    assert {"index_backends", "index_contacts", "index_deployments", "index_keys", "index_people"} <= tables
     for index in indexes:
         await index.aclose()
 
@@ -343,3 +344,71 @@ async def test_a_vendor_down_during_a_sync_shows_unhealthy(make_custom: Any, ind
     assert not outcomes[0].synced and outcomes[0].error is not None
     health = await h.run("{ backends { name healthy index { state } } }")
     assert health["data"]["backends"] == [{"name": "support", "healthy": False, "index": {"state": "FAILED"}}]
+
+
+async def rows_of(h: Harness, namespace: str) -> dict[str, int]:
+    """How many rows of `namespace` each index table holds."""
+    assert h.gateway.index is not None
+    async with h.gateway.index.engine.connect() as conn:
+        return {
+            table: (
+                await conn.execute(text(f"SELECT count(*) FROM {table} WHERE namespace = :ns"), {"ns": namespace})
+            ).scalar_one()
+            for table in ("index_backends", "index_contacts", "index_keys", "index_people")
+        }
+
+
+async def age(h: Harness, days: float) -> None:
+    """Make every namespace and deployment of `h` look as if no gateway had run them for `days`."""
+    assert h.gateway.index is not None
+    then = datetime.now(UTC) - timedelta(days=days)
+    namespaces = [b.http.cache_namespace for b in h.gateway.backends.values()]
+    async with h.gateway.index.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE index_backends SET seen_at = :then WHERE namespace IN :namespaces").bindparams(
+                bindparam("namespaces", expanding=True)
+            ),
+            {"then": then, "namespaces": namespaces},
+        )
+        await conn.execute(
+            text("UPDATE index_deployments SET seen_at = :then WHERE name = :name"),
+            {"then": then, "name": h.gateway.deployment.name},
+        )
+
+
+async def test_rows_no_gateway_syncs_for_a_week_expire_and_rows_still_synced_stay(
+    make_custom: Any, index_db: IndexDatabase
+) -> None:
+    """The credentials changed (so did the namespace): the old rows go once no gateway has synced
+    them for `expire_s`; another deployment sharing the database keeps its rows, even while its
+    vendor fails."""
+    before = make_custom(
+        {"support": (comm100_with(40, "old-token"), comm100_config("old-token"))}, index=index_db.section()
+    )
+    failing = comm100_with(30, "their-token")
+    theirs = make_custom({"support": (failing, comm100_config("their-token"))}, index=index_db.section())
+    await synced(before)
+    await synced(theirs)
+    old = before.gateway.backends["support"].http.cache_namespace
+    kept = theirs.gateway.backends["support"].http.cache_namespace
+    assert (await rows_of(before, old))["index_people"] == 40
+    await age(before, 8)
+    await age(theirs, 8)
+    failing.state.inject(Fault(kind="status", status=500))
+    assert not (await synced(theirs))[0].synced  # still running, its vendor down: it keeps its rows
+
+    after = make_custom(
+        {"support": (comm100_with(40, "new-token"), comm100_config("new-token"))}, index=index_db.section()
+    )
+    settings = settings_for({"support": comm100_config("new-token")}, index=index_db.section())
+    out, err = io.StringIO(), io.StringIO()
+    transports = {"support": SimulatorTransport(app=after.sims["support"].app)}
+    assert await run_sync(settings, None, out=out, err=err, transports=transports) == 0
+    assert "expired the rows of 1 backend namespace and 1 deployment no gateway has synced for 7 days" in out.getvalue()
+    assert await rows_of(before, old) == dict.fromkeys(
+        ("index_backends", "index_contacts", "index_keys", "index_people"), 0
+    )
+    assert (await rows_of(theirs, kept))["index_contacts"] == 30
+    assert (await rows_of(theirs, kept))["index_people"] == 30
+    people = await theirs.run("{ people(first: 1) { totalCount } }")
+    assert people["data"]["people"]["totalCount"] == 30

@@ -4,7 +4,8 @@ paced by the backend's `index_calls_per_minute`, honouring the vendor's 429 / Re
 A pass that completes removes what it did not see; a pass that fails keeps the previous index,
 records `lastError`, and the next pass resumes where it stopped. One instance syncs a backend at
 a time (`ContactIndex.exclusive`), and a backend another instance synced within `refresh_s` is
-left alone unless the pass is forced (`contact-gateway sync`).
+left alone unless the pass is forced (`contact-gateway sync`). Each round marks the deployment's
+rows in use; after it, rows no gateway has used for `index.expire_s` are deleted.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aiolimiter import AsyncLimiter
 from gateway import errors
 from gateway.backends.base import HttpBackend
 from gateway.backends.index_reads import SyncPage
+from gateway.index.expiry import Expired
 from gateway.index.store import INDEX_UNAVAILABLE, ContactIndex, Deployment, describe_failure
 
 log = logging.getLogger("gateway.index")
@@ -58,6 +60,7 @@ class IndexSync:
         region: str,
         refresh_s: float,
         on_pass: Callable[[str, str, int | None], None] | None = None,
+        expire_s: float = 0.0,
     ) -> None:
         # Told of every pass (backend, synced/failed/skipped, records when synced): the metrics.
         self.on_pass = on_pass
@@ -66,6 +69,8 @@ class IndexSync:
         self.deployment = deployment
         self.region = region
         self.refresh_s = refresh_s
+        # Rows no gateway has run a round for this long expire after each round (0: never).
+        self.expire_s = expire_s
         self._whole_list = asyncio.Semaphore(1)
         # One call per 60/n seconds, no burst: a pass never exceeds the rate even briefly.
         self._limiters = {
@@ -79,6 +84,10 @@ class IndexSync:
         completed backend is published SYNCED with them, in one transaction. Each backend's lock
         is held until then, so no other instance starts a pass between the two."""
         chosen = [self.backends[n] for n in (names if names is not None else list(self.backends))]
+        try:
+            await self.index.mark_seen(self.deployment)  # its rows are in use (`expire_unused`)
+        except INDEX_UNAVAILABLE as exc:  # each backend's claim below says so too
+            log.error("index: this round could not be recorded: %s", describe_failure(exc))
         async with contextlib.AsyncExitStack() as locks:
             claimed = [await self._claim(locks, backend, force) for backend in chosen]
             outcomes = list(
@@ -100,6 +109,27 @@ class IndexSync:
         for outcome in outcomes:
             self._told(outcome)
         return outcomes
+
+    async def expire_unused(self) -> Expired:
+        """After a round: delete the rows of namespaces and deployments no gateway sharing the
+        database has run a round for `expire_s` (gateway/index/expiry.py). Logged, never raised:
+        expiry is housekeeping."""
+        if not self.expire_s:
+            return Expired()
+        try:
+            expired = await self.index.expire(self.deployment, self.expire_s)
+        except INDEX_UNAVAILABLE as exc:
+            log.error("index: unused rows could not be expired: %s", describe_failure(exc))
+            return Expired()
+        if expired:
+            log.info(
+                "index: expired %d backend namespace(s) (%s) and %d deployment(s) unseen for %g s",
+                len(expired.namespaces),
+                ", ".join(expired.namespaces),
+                expired.deployments,
+                self.expire_s,
+            )
+        return expired
 
     def _told(self, outcome: SyncOutcome) -> None:
         if self.on_pass is not None:
@@ -190,6 +220,7 @@ class IndexSync:
                     await self.index.open()
                     log.info("index: open; each of %d backend(s) synced every %g s", len(self.backends), self.refresh_s)
                 outcomes = await self.sync_all()
+                await self.expire_unused()
             except INDEX_UNAVAILABLE as exc:  # try again later; queries stay live meanwhile
                 log.error("index: the database cannot be opened: %s", describe_failure(exc))
                 outcomes = [SyncOutcome("*", False, error="INDEX_UNAVAILABLE")]

@@ -38,6 +38,18 @@ backends = Table(
     Column("records", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),
     Column("failed_at", DateTime(timezone=True), nullable=True),
+    # When a gateway configured with this namespace last ran a sync round: rows no gateway has
+    # run for `index.expire_s` expire (gateway/index/expiry.py).
+    Column("seen_at", DateTime(timezone=True), nullable=True),
+)
+
+# One row per deployment (one gateway config's ordered namespaces) that keeps people here: when a
+# gateway of it last ran a sync round. Its people expire as a namespace's rows do.
+deployments = Table(
+    "index_deployments",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
 )
 
 # One row per vendor record: what filtering, counting and identity need, and the mapped record.
@@ -94,4 +106,4 @@ people = Table(
     Index("ix_index_people_ordinal", "deployment", "ordinal"),
 )
 
-__all__ = ["backends", "contacts", "keys", "metadata", "people"]
+__all__ = ["backends", "contacts", "deployments", "keys", "metadata", "people"]
