@@ -52,6 +52,15 @@ class IndexSettings(BaseModel):
             )
         return value
 
+    def describe_schedule(self) -> str:
+        """How often a pass runs and when unused rows expire, for people."""
+        expiry = (
+            f"rows no gateway has synced for {describe_duration(self.expire_s)} expire"
+            if self.expire_s
+            else "unused rows never expire"
+        )
+        return f"a pass every {describe_duration(self.refresh_s)}; {expiry}"
+
     def password(self) -> str | None:
         if self.url is None:
             return None
@@ -84,3 +93,16 @@ def describe_index(url: str | None) -> str:
     if url is None:
         return "off (index: false): every query is answered live"
     return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+
+
+def counted(number: int, noun: str) -> str:
+    """`1 day`, `2 days`."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def describe_duration(seconds: float) -> str:
+    """Whole days, hours or minutes when it is one, else seconds."""
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            return counted(int(seconds // size), unit)
+    return f"{seconds:g} s"

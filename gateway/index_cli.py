@@ -10,6 +10,7 @@ from typing import TextIO
 import httpx
 
 from gateway.config import GatewaySettings
+from gateway.config_index import counted, describe_duration
 from gateway.index import INDEX_UNAVAILABLE, describe_failure
 from gateway.runtime import Gateway
 
@@ -60,9 +61,9 @@ async def run_sync(
         expired = await gateway.sync.expire_unused()
         if expired:
             print(
-                f"index: expired the rows of {_count(len(expired.namespaces), 'backend namespace')} and"
-                f" {_count(expired.deployments, 'deployment')} no gateway has synced for"
-                f" {_duration(settings.index.expire_s)}",
+                f"index: expired the rows of {counted(len(expired.namespaces), 'backend namespace')} and"
+                f" {counted(expired.deployments, 'deployment')} no gateway has synced for"
+                f" {describe_duration(settings.index.expire_s)}",
                 file=out,
             )
         failed = [o for o in outcomes if not o.synced]
@@ -71,14 +72,3 @@ async def run_sync(
         return EXIT_SOME_FAILED if failed else EXIT_SYNCED
     finally:
         await gateway.aclose()
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def _duration(seconds: float) -> str:
-    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0:
-            return _count(int(seconds // size), unit)
-    return f"{seconds:g} s"

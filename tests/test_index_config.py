@@ -73,3 +73,19 @@ def test_rows_expire_after_a_week_unless_told_otherwise_and_never_before_three_r
         "index.expire_s: must be 0 (never) or at least 3 x refresh_s (10800 s): another gateway sharing the"
         " database would lose rows it still syncs"
     ]
+
+
+def test_check_config_says_how_often_the_index_syncs_and_when_unused_rows_expire(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.yaml"
+    for section, said in (
+        ("", "a pass every 15 minutes; rows no gateway has synced for 7 days expire"),
+        ("index: {refresh_s: 3600, expire_s: 0}\n", "a pass every 1 hour; unused rows never expire"),
+    ):
+        config.write_text(f"server: {{data_dir: '{tmp_path}'}}\n" + section + BACKENDS)
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "check-config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 0 and said in result.stdout, result.stdout + result.stderr
