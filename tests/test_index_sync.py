@@ -172,7 +172,7 @@ async def test_migrations_build_the_schema_in_an_empty_database_once(index_db: I
     async with indexes[0].engine.connect() as conn:
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
         tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
-    assert version == "0003"
+    assert version == "0004"
     assert {"index_backends", "index_contacts", "index_deployments", "index_keys", "index_people"} <= tables
     for index in indexes:
         await index.aclose()

@@ -111,11 +111,21 @@ async def first_visible(
     return chosen
 
 
-def visible_count(deployment: str, visible: Sequence[str]) -> Any:
-    """How many groups have a visible member (no filter)."""
-    return select(func.count(func.distinct(people.c.group_ordinal))).where(
-        people.c.deployment == deployment, people.c.namespace.in_(list(visible))
-    )
+def count(deployment: str, ranks: Mapping[str, int], visible: Sequence[str], flt: ContactFilter, region: str) -> Any:
+    """How many people match `flt` (a query)."""
+    if set(visible) == set(ranks):
+        if flt.is_empty():
+            # A group is named by its first member's ordinal: one member a group has it.
+            return select(func.count()).where(
+                people.c.deployment == deployment, people.c.ordinal == people.c.group_ordinal
+            )
+        query = named(deployment, visible, flt, region)
+        return query.with_only_columns(func.count(func.distinct(people.c.group_ordinal)))
+    if flt.is_empty():
+        return select(func.count(func.distinct(people.c.group_ordinal))).where(
+            people.c.deployment == deployment, people.c.namespace.in_(list(visible))
+        )
+    return select(func.count()).select_from(grouped(deployment, visible, flt, region))
 
 
 def named(deployment: str, visible: Sequence[str], flt: ContactFilter, region: str) -> Any:

@@ -213,13 +213,7 @@ class ContactIndex:
     async def count_people(
         self, deployment: Deployment, visible: Sequence[str], flt: ContactFilter, region: str
     ) -> int:
-        if set(visible) == set(deployment.ranks):
-            named = people_queries.named(deployment.name, visible, flt, region)
-            query = named.with_only_columns(func.count(func.distinct(people.c.group_ordinal)))
-        elif flt.is_empty():
-            query = people_queries.visible_count(deployment.name, visible)
-        else:
-            query = select(func.count()).select_from(people_queries.grouped(deployment.name, visible, flt, region))
+        query = people_queries.count(deployment.name, deployment.ranks, visible, flt, region)
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 

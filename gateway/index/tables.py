@@ -102,7 +102,8 @@ people = Table(
     Column("namespace", String(200), nullable=False),
     Column("ordinal", BigInteger, nullable=False),
     Column("group_ordinal", BigInteger, nullable=False),
-    Index("ix_index_people_group", "deployment", "group_ordinal"),
+    # Ordinal and namespace too: a scoped key's people are found in the index alone.
+    Index("ix_index_people_group", "deployment", "group_ordinal", "ordinal", "namespace"),
     Index("ix_index_people_ordinal", "deployment", "ordinal"),
 )
 
