@@ -240,7 +240,8 @@ def report(count: int, results: dict[str, dict[str, Any]], started: float, comma
         "Notes: no vendor applies a company filter itself (their pushdowns send only flags and"
         " types), so the index answers that query whole. The unfiltered list is live by design"
         " (the vendors page it themselves; AgentVoice, MotionCX and Genesys answer with their whole"
-        " list, uncached here); only its totalCount comes from the index.",
+        " list, uncached here); only its totalCount comes from the index. The scoped key sees"
+        f" {' and '.join(SCOPE)} only: its people come from the same index, shown by their visible contacts.",
         "",
     ]
     return "\n".join(lines)
