@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -191,17 +191,20 @@ class IndexSync:
         )
         reader = asyncio.create_task(_read_ahead(pages, arrived))
         try:
-            async for batch in _batches(arrived):
-                contacts = [contact for page in batch for contact in page.contacts]
-                await self.index.store_page(
-                    namespace, start.number, contacts, position, batch[-1].resume_from, self.region
-                )
-                position += len(contacts)
-                if progress is not None:
-                    progress(backend.name, position)
+            async with contextlib.aclosing(_batches(arrived)) as batches:
+                async for batch in batches:
+                    contacts = [contact for page in batch for contact in page.contacts]
+                    await self.index.store_page(
+                        namespace, start.number, contacts, position, batch[-1].resume_from, self.region
+                    )
+                    position += len(contacts)
+                    if progress is not None:
+                        progress(backend.name, position)
         finally:
             reader.cancel()
             await asyncio.wait({reader})
+            if not reader.cancelled() and (failure := reader.exception()) is not None:
+                log.error("index: closing backend %s's pages failed: %r", backend.name, failure)
         return await self.index.finish_pass(namespace, start.number)
 
     async def _failed(self, backend: HttpBackend, namespace: str, error: str, started: float) -> SyncOutcome:
@@ -246,7 +249,7 @@ async def _read_ahead(pages: AsyncGenerator[SyncPage, None], into: asyncio.Queue
     await into.put(None)
 
 
-async def _batches(arrived: asyncio.Queue[SyncPage | Exception | None]) -> AsyncIterator[list[SyncPage]]:
+async def _batches(arrived: asyncio.Queue[SyncPage | Exception | None]) -> AsyncGenerator[list[SyncPage], None]:
     """The pages in arrival order, grouped: all that arrived while the last group was written,
     up to WRITE_BATCH records, so a vendor's small pages cost one transaction a group, not a page."""
     while True:
