@@ -30,7 +30,10 @@ def _load(path: str, overrides: dict[str, dict[str, Any]] | None = None) -> Gate
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _load(args.file)
     names = ", ".join(f"{n} ({b.vendor})" for n, b in settings.backends.items()) or "none"
-    print(f"OK: {args.file}: backends {names}; index {settings.index_description()}")
+    index = settings.index_description()
+    if settings.index_url() is not None:
+        index += f" ({settings.index.describe_schedule()})"
+    print(f"OK: {args.file}: backends {names}; index {index}")
     if not args.probe:
         return 0
     from gateway.probe import probe_backends, probe_table

@@ -32,12 +32,14 @@ from gateway.metrics import Metrics
 from gateway.redaction import Redactor
 from gateway.resilience import (
     MAX_BACKOFF_S,
+    SYNC_CALL,
     CircuitBreaker,
     call_budget,
     counts_against_breaker,
     is_retryable,
     read_budget,
     remaining,
+    said_try_later,
 )
 from gateway.transport import vendor_transport
 
@@ -165,7 +167,9 @@ class VendorClient:
         except errors.GatewayError as exc:
             exc.redact(self.redact)
             self.last_error = exc.code
-            if counts_against_breaker(exc):
+            if SYNC_CALL.get() and said_try_later(exc):
+                self.breaker.trial_in_flight = False  # a sync's pace, not the vendor's health
+            elif counts_against_breaker(exc):
                 self.breaker.failed()
             else:
                 self.breaker.succeeded()  # the vendor answered: it is up, the request was wrong

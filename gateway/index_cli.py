@@ -1,5 +1,6 @@
 """`contact-gateway sync`: one forced full pass per backend into the index, a progress line per
-backend, exit 0 when every backend synced and 3 when some failed (named on stderr)."""
+backend, then unused rows expired (`index.expire_s`, said in a line); exit 0 when every backend
+synced and 3 when some failed (named on stderr)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TextIO
 import httpx
 
 from gateway.config import GatewaySettings
+from gateway.config_index import counted, describe_duration
 from gateway.index import INDEX_UNAVAILABLE, describe_failure
 from gateway.runtime import Gateway
 
@@ -56,6 +58,14 @@ async def run_sync(
                 print(f"  {outcome.backend}: synced, {outcome.records} records in {outcome.seconds:.1f} s", file=out)
             elif outcome.skipped:
                 print(f"  {outcome.backend}: not synced: {outcome.skipped}", file=out)
+        expired = await gateway.sync.expire_unused()
+        if expired:
+            print(
+                f"index: expired the rows of {counted(len(expired.namespaces), 'backend namespace')} and"
+                f" {counted(expired.deployments, 'deployment')} no gateway has synced for"
+                f" {describe_duration(settings.index.expire_s)}",
+                file=out,
+            )
         failed = [o for o in outcomes if not o.synced]
         for outcome in failed:
             print(f"sync failed: backend {outcome.backend}: {outcome.error or outcome.skipped}", file=err)

@@ -9,6 +9,10 @@ smoothing that `HttpBackend` applies around every vendor call.
   `breaker_cooldown_s`; calls then fail fast (or are served stale); one trial call closes it.
 - Rate smoothing (aiolimiter): at most `rate_limit.calls` per `rate_limit.per_s` seconds; excess
   waits within the deadline, else fails with BACKEND_UNAVAILABLE (reason RATE_LIMITED).
+- The index's background sync (`SYNC_CALL`) paces itself by the vendor's "too many" and "later"
+  (429, Retry-After): those answers leave the breaker as it was, so a sync waiting out the vendor's
+  rate limit never cuts users off; its other failures count like any call's, so a vendor that is
+  down shows as such.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from dataclasses import dataclass
 from gateway import errors
 
 DEADLINE: ContextVar[float | None] = ContextVar("contact_gateway_deadline", default=None)
+# True while a call is made for a background sync pass of the index, not for a user's request.
+SYNC_CALL: ContextVar[bool] = ContextVar("contact_gateway_sync_call", default=False)
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 # Leave this much of the deadline to shape and send the response.
 RESPONSE_MARGIN_S = 0.05
@@ -56,6 +62,11 @@ def is_retryable(error: errors.GatewayError) -> bool:
         status = error.details.get("status")
         return error.details.get("reason") is None and (status is None or status in RETRYABLE_STATUSES)
     return False
+
+
+def said_try_later(error: errors.GatewayError) -> bool:
+    """The vendor answered "too many" (429) or said when to come back (Retry-After): it is up."""
+    return error.retry_after_s is not None or error.details.get("status") == 429
 
 
 def counts_against_breaker(error: BaseException) -> bool:

@@ -64,6 +64,7 @@ class Gateway:
                 settings.server.default_region,
                 settings.index.refresh_s,
                 on_pass=metrics.observe_pass,
+                expire_s=settings.index.expire_s,
             )
             if self.index is not None
             else None

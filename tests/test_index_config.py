@@ -60,3 +60,32 @@ def test_several_workers_with_sqlite_are_refused_with_the_key_path(tmp_path: Pat
     assert result.returncode == 2
     assert "index.url: server.workers is 2, which needs PostgreSQL" in result.stderr
     assert "cache.url" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_rows_expire_after_a_week_unless_told_otherwise_and_never_before_three_refreshes() -> None:
+    settings = parse_config(BACKENDS, settings_models(), env={})
+    assert settings.index.expire_s == 7 * 24 * 3600
+    never = parse_config("index: {expire_s: 0}\n" + BACKENDS, settings_models(), env={})
+    assert never.index.expire_s == 0
+    with pytest.raises(ConfigError) as caught:
+        parse_config("index: {refresh_s: 3600, expire_s: 7200}\n" + BACKENDS, settings_models(), env={})
+    assert caught.value.problems == [
+        "index.expire_s: must be 0 (never) or at least 3 x refresh_s (10800 s): another gateway sharing the"
+        " database would lose rows it still syncs"
+    ]
+
+
+def test_check_config_says_how_often_the_index_syncs_and_when_unused_rows_expire(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.yaml"
+    for section, said in (
+        ("", "a pass every 15 minutes; rows no gateway has synced for 7 days expire"),
+        ("index: {refresh_s: 3600, expire_s: 0}\n", "a pass every 1 hour; unused rows never expire"),
+    ):
+        config.write_text(f"server: {{data_dir: '{tmp_path}'}}\n" + section + BACKENDS)
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "check-config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 0 and said in result.stdout, result.stdout + result.stderr

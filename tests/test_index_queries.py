@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from gateway.model import ContactFilter
 from gateway.simulators import people as data
 from gateway.simulators.common import Fault
@@ -230,6 +232,35 @@ async def test_a_scoped_key_sees_only_its_backends_contacts_in_people(
     ids = [c["id"] for p in scoped for c in p["contacts"]]
     assert ids and {i.split(":", 1)[0] for i in ids} == {"voice", "routing"}
     assert all(p["id"] == "person~" + p["contacts"][0]["id"] for p in scoped)  # named by a visible contact
+
+
+@pytest.mark.parametrize("scope", [("agents",), ("support", "voice"), ("voice", "routing")])
+async def test_a_scoped_key_pages_through_the_people_of_its_backends_in_order(
+    make_harness: HarnessFactory, index_db: IndexDatabase, scope: tuple[str, ...]
+) -> None:
+    """A key that sees some backends gets every person with a contact there, shown by those
+    contacts only, in the order of their first visible contact, with an exact total."""
+    h = indexed_harness(make_harness, index_db)
+    await sync(h)
+    assert h.gateway.index is not None
+    everyone = (await walk(h, PEOPLE, "people", 100))["nodes"]
+    order: dict[str, tuple[int, int]] = {}  # contact id -> (configured rank, vendor position)
+    for rank, backend in enumerate(h.gateway.backends.values()):
+        rows = await h.gateway.index.contacts_page(backend.cache_namespace, ContactFilter(), "US", True, None, 100_000)
+        order.update({contact.id: (rank, position) for contact, position in rows})
+    expected = [
+        shown
+        for person in everyone
+        if (shown := [c["id"] for c in person["contacts"] if c["id"].split(":", 1)[0] in scope])
+    ]
+    expected.sort(key=lambda ids: order[ids[0]])
+    h.scope = frozenset(scope)
+    for first in (3, 100):
+        scoped = await walk(h, PEOPLE, "people", first)
+        assert [[c["id"] for c in p["contacts"]] for p in scoped["nodes"]] == expected
+        assert [p["id"] for p in scoped["nodes"]] == ["person~" + ids[0] for ids in expected]
+        assert scoped["total"] == len(expected)
+        assert scoped["extensions"] == [None] * len(scoped["extensions"])
 
 
 async def test_an_unreachable_index_database_leaves_every_query_live_and_says_so(

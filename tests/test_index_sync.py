@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import bindparam, inspect, text
 
 from gateway.index import ContactIndex, IndexState
 from gateway.index_cli import run_sync
@@ -171,8 +172,8 @@ async def test_migrations_build_the_schema_in_an_empty_database_once(index_db: I
     async with indexes[0].engine.connect() as conn:
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
         tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
-    assert version == "0001"
-    assert {"index_backends", "index_contacts", "index_keys", "index_people"} <= tables
+    assert version == "0004"
+    assert {"index_backends", "index_contacts", "index_deployments", "index_keys", "index_people"} <= tables
     for index in indexes:
         await index.aclose()
 
@@ -270,3 +271,144 @@ async def test_a_pass_reads_past_the_page_cap_of_live_requests(make_custom: Any,
     h = make_custom({"support": (sim, comm100_config(max_pages=2))}, index=index_db.section())
     outcomes = await synced(h)
     assert outcomes[0].synced and outcomes[0].records == 350  # four pages, though a request may walk two
+
+
+async def test_a_contact_whose_email_changed_at_the_vendor_is_found_by_the_new_one_only_after_the_next_pass(
+    make_custom: Any, index_db: IndexDatabase
+) -> None:
+    sim = comm100_with(250)
+    h = make_custom({"support": (sim, comm100_config())}, index=index_db.section())
+    await synced(h)
+    changed = sim.records[next(iter(sim.records))]
+    email = next(i for i in changed["contactIdentities"] if i["contactIdentityType"] == "Email")
+    old = email["value"]
+    email["value"] = "moved.on@example.com"
+    await synced(h)
+    query = (
+        "query($email: String!) { people(first: 5, filter: {email: $email})"
+        " { totalCount edges { node { contacts { id } } } } }"
+    )
+    found = (await h.run(query, {"email": "moved.on@example.com"}))["data"]["people"]
+    assert found["totalCount"] == 1
+    assert found["edges"][0]["node"]["contacts"] == [{"id": f"support:{changed['id']}"}]
+    assert (await h.run(query, {"email": old}))["data"]["people"]["totalCount"] == 0
+
+
+class ShiftingList:
+    """A Comm100 site whose list shifts while a pass reads it: after the first page is answered,
+    a record is added at the front, so the next page starts with one already read."""
+
+    def __init__(self, sim: Comm100Simulator, added: dict[str, Any]) -> None:
+        self.sim, self.added, self.state = sim, added, sim.state
+
+    async def app(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.sim.app(scope, receive, send)
+        if scope["type"] == "http" and self.added["id"] not in self.sim.records:
+            self.sim.records = {self.added["id"]: self.added, **self.sim.records}
+
+
+async def test_a_record_the_vendor_lists_twice_in_one_pass_is_indexed_once(
+    make_custom: Any, index_db: IndexDatabase
+) -> None:
+    sim = comm100_with(350)
+    added = generated_records(range(350, 351))[0]
+    h = make_custom({"support": (ShiftingList(sim, added), comm100_config())}, index=index_db.section())
+    outcomes = await synced(h)
+    assert outcomes[0].synced, outcomes
+    ids = await indexed_ids(h, "support")
+    assert len(ids) == len(set(ids)) == 350  # the record read twice is there once; `added` came too late
+    assert (await status(h, "support")).records == 350
+
+
+async def test_a_sync_slowed_by_the_vendors_429s_leaves_the_backend_healthy_for_users(
+    make_custom: Any, index_db: IndexDatabase
+) -> None:
+    sim = comm100_with(150)
+    config = comm100_config(retry_backoff_s=0, breaker_failures=2, breaker_cooldown_s=60)
+    h = make_custom({"support": (sim, config)}, index=index_db.section())
+    sim.state.inject(Fault(kind="status", status=429, retry_after=0, times=6))
+    outcomes = await synced(h)
+    assert outcomes[0].synced and outcomes[0].records == 150
+    health = await h.run("{ backends { name healthy } }")
+    assert health["data"]["backends"] == [{"name": "support", "healthy": True}]
+    live = await h.run("query($id: ID!) { contact(id: $id) { id } }", {"id": f"support:{next(iter(sim.records))}"})
+    assert "errors" not in live
+
+
+async def test_a_vendor_down_during_a_sync_shows_unhealthy(make_custom: Any, index_db: IndexDatabase) -> None:
+    sim = comm100_with(150)
+    config = comm100_config(retry_backoff_s=0, breaker_failures=2, breaker_cooldown_s=60)
+    h = make_custom({"support": (sim, config)}, index=index_db.section())
+    sim.state.inject(Fault(kind="status", status=503))
+    outcomes = await synced(h)
+    assert not outcomes[0].synced and outcomes[0].error is not None
+    health = await h.run("{ backends { name healthy index { state } } }")
+    assert health["data"]["backends"] == [{"name": "support", "healthy": False, "index": {"state": "FAILED"}}]
+
+
+async def rows_of(h: Harness, namespace: str) -> dict[str, int]:
+    """How many rows of `namespace` each index table holds."""
+    assert h.gateway.index is not None
+    async with h.gateway.index.engine.connect() as conn:
+        return {
+            table: (
+                await conn.execute(text(f"SELECT count(*) FROM {table} WHERE namespace = :ns"), {"ns": namespace})
+            ).scalar_one()
+            for table in ("index_backends", "index_contacts", "index_keys", "index_people")
+        }
+
+
+async def age(h: Harness, days: float) -> None:
+    """Make every namespace and deployment of `h` look as if no gateway had run them for `days`."""
+    assert h.gateway.index is not None
+    then = datetime.now(UTC) - timedelta(days=days)
+    namespaces = [b.cache_namespace for b in h.gateway.backends.values()]
+    async with h.gateway.index.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE index_backends SET seen_at = :then WHERE namespace IN :namespaces").bindparams(
+                bindparam("namespaces", expanding=True)
+            ),
+            {"then": then, "namespaces": namespaces},
+        )
+        await conn.execute(
+            text("UPDATE index_deployments SET seen_at = :then WHERE name = :name"),
+            {"then": then, "name": h.gateway.deployment.name},
+        )
+
+
+async def test_rows_no_gateway_syncs_for_a_week_expire_and_rows_still_synced_stay(
+    make_custom: Any, index_db: IndexDatabase
+) -> None:
+    """The credentials changed (so did the namespace): the old rows go once no gateway has synced
+    them for `expire_s`; another deployment sharing the database keeps its rows, even while its
+    vendor fails."""
+    before = make_custom(
+        {"support": (comm100_with(40, "old-token"), comm100_config("old-token"))}, index=index_db.section()
+    )
+    failing = comm100_with(30, "their-token")
+    theirs = make_custom({"support": (failing, comm100_config("their-token"))}, index=index_db.section())
+    await synced(before)
+    await synced(theirs)
+    old = before.gateway.backends["support"].http.cache_namespace
+    kept = theirs.gateway.backends["support"].http.cache_namespace
+    assert (await rows_of(before, old))["index_people"] == 40
+    await age(before, 8)
+    await age(theirs, 8)
+    failing.state.inject(Fault(kind="status", status=500))
+    assert not (await synced(theirs))[0].synced  # still running, its vendor down: it keeps its rows
+
+    after = make_custom(
+        {"support": (comm100_with(40, "new-token"), comm100_config("new-token"))}, index=index_db.section()
+    )
+    settings = settings_for({"support": comm100_config("new-token")}, index=index_db.section())
+    out, err = io.StringIO(), io.StringIO()
+    transports = {"support": SimulatorTransport(app=after.sims["support"].app)}
+    assert await run_sync(settings, None, out=out, err=err, transports=transports) == 0
+    assert "expired the rows of 1 backend namespace and 1 deployment no gateway has synced for 7 days" in out.getvalue()
+    assert await rows_of(before, old) == dict.fromkeys(
+        ("index_backends", "index_contacts", "index_keys", "index_people"), 0
+    )
+    assert (await rows_of(theirs, kept))["index_contacts"] == 30
+    assert (await rows_of(theirs, kept))["index_people"] == 30
+    people = await theirs.run("{ people(first: 1) { totalCount } }")
+    assert people["data"]["people"]["totalCount"] == 30

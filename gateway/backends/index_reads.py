@@ -1,5 +1,6 @@
 """What a sync pass of the contact index reads from a vendor: its pages, each paced by the
-backend's `index_calls_per_minute` and asked again while the vendor says "too many" or "later"."""
+backend's `index_calls_per_minute` and asked again while the vendor says "too many" or "later"
+(answers that leave the backend's live circuit breaker as it was: `resilience.SYNC_CALL`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 
 from gateway import errors
 from gateway.model import Contact
+from gateway.resilience import SYNC_CALL, said_try_later
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +37,17 @@ async def read_for_sync(call: Callable[[], Awaitable[T]], pace: Pace) -> T:
     else a growing pause) while the vendor says "too many" or "try later"."""
     for attempt in range(SYNC_ATTEMPTS):
         await pace()
+        marked = SYNC_CALL.set(True)  # its "too many" answers leave the live breaker alone
         try:
             return await call()
         except errors.GatewayError as exc:
             # Only a vendor that answered "too many" or "try later" is asked again here;
             # unreachable vendors were already retried by the read itself.
-            said_later = exc.retry_after_s is not None or exc.details.get("status") in (429, 503)
+            said_later = said_try_later(exc) or exc.details.get("status") == 503
             if attempt + 1 == SYNC_ATTEMPTS or not said_later:
                 raise
             wait = exc.retry_after_s
             await asyncio.sleep(wait if wait is not None else SYNC_BACKOFF_S * 2**attempt)
+        finally:
+            SYNC_CALL.reset(marked)
     raise AssertionError("unreachable: the last attempt raises")

@@ -12,9 +12,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Insert,
+    Select,
+    String,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeEngine
 
+from gateway.index.arrays import among, unnested
 from gateway.index.tables import contacts, keys, people
 
 POSITION_BITS = 40
@@ -62,21 +77,48 @@ def _group(members: Mapping[int, tuple[int, str]], links: Iterable[tuple[int, st
     return groups
 
 
+# A person row: (contact id, namespace, ordinal, group ordinal).
+PersonRow = tuple[int, str, int, int]
+PERSON_COLUMNS: dict[str, TypeEngine[Any]] = {
+    "contact_id": BigInteger(),
+    "namespace": String(),
+    "ordinal": BigInteger(),
+    "group_ordinal": BigInteger(),
+}
+
+
+def _postgresql_people() -> Insert:
+    rows = unnested("person", PERSON_COLUMNS)
+    chosen = select(bindparam("deployment", type_=String()), *(rows.c[name] for name in PERSON_COLUMNS))
+    return insert(people).from_select(["deployment", *PERSON_COLUMNS], chosen)
+
+
+POSTGRESQL_PEOPLE = _postgresql_people()
+
+
+async def _insert(conn: AsyncConnection, deployment: str, rows: list[PersonRow]) -> None:
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start : start + INSERT_CHUNK]
+        if conn.dialect.name == "postgresql":
+            columns = dict(zip(PERSON_COLUMNS, map(list, zip(*chunk, strict=True)), strict=True))
+            await conn.execute(POSTGRESQL_PEOPLE, {**columns, "deployment": deployment})
+        else:
+            named = [dict(zip(PERSON_COLUMNS, row, strict=True)) for row in chunk]
+            await conn.execute(insert(people), [{**row, "deployment": deployment} for row in named])
+
+
+async def _delete(conn: AsyncConnection, deployment: str, contact_ids: list[int]) -> None:
+    for start in range(0, len(contact_ids), INSERT_CHUNK):
+        chunk = contact_ids[start : start + INSERT_CHUNK]
+        chosen = among(people.c.contact_id, chunk, is_sqlite=conn.dialect.name == "sqlite")
+        await conn.execute(delete(people).where(people.c.deployment == deployment, chosen))
+
+
 async def _store(
     conn: AsyncConnection, deployment: str, members: Mapping[int, tuple[int, str]], groups: UnionFind
 ) -> None:
-    rows = [
-        {
-            "deployment": deployment,
-            "contact_id": contact_id,
-            "namespace": namespace,
-            "ordinal": item,
-            "group_ordinal": groups.find(item),
-        }
-        for item, (contact_id, namespace) in members.items()
-    ]
-    for start in range(0, len(rows), INSERT_CHUNK):
-        await conn.execute(insert(people), rows[start : start + INSERT_CHUNK])
+    rows = [(contact_id, namespace, item, groups.find(item)) for item, (contact_id, namespace) in members.items()]
+    await _insert(conn, deployment, rows)
 
 
 async def _links(
@@ -107,31 +149,44 @@ async def _streamed(conn: AsyncConnection, query: Any) -> AsyncIterator[Any]:
             yield row
 
 
+def _ordinal_sql(ranks: Mapping[str, int]) -> ColumnElement[int]:
+    """`ordinal` computed by the database."""
+    rank = case(*((contacts.c.namespace == ns, literal(r, BigInteger())) for ns, r in ranks.items()))
+    return rank * literal(1 << POSITION_BITS, BigInteger()) + contacts.c.position
+
+
+def _links_sql(ranks: Mapping[str, int], is_sqlite: bool) -> Select[tuple[Any]]:
+    """The ordinals of the (not merged-away) contacts sharing each key that more than one has:
+    the database groups them (most keys belong to one contact and never leave it)."""
+    ordinals = _ordinal_sql(ranks)
+    gathered = func.group_concat(ordinals) if is_sqlite else func.array_agg(ordinals)
+    return (
+        select(gathered)
+        .select_from(keys.join(contacts, contacts.c.id == keys.c.contact_id))
+        .where(contacts.c.namespace.in_(list(ranks)), contacts.c.merged_into.is_(None))
+        .group_by(keys.c.key)
+        .having(func.count() > 1)
+    )
+
+
 async def regroup_all(conn: AsyncConnection, deployment: str, ranks: Mapping[str, int]) -> int:
     """Rebuild every group of `deployment` from the contacts of its namespaces, writing only the
-    rows that changed (after a routine pass, few do). Keys are read sorted and streamed, so
-    contacts sharing one are adjacent: nothing but the contacts themselves is held. The number
-    of people."""
-    live = (contacts.c.namespace.in_(list(ranks)), contacts.c.merged_into.is_(None))
+    rows that changed (after a routine pass, few do). Rows are streamed: nothing but the contacts
+    themselves is held. The number of people."""
+    is_sqlite = conn.dialect.name == "sqlite"
     members: dict[int, tuple[int, str]] = {}
     groups = UnionFind()
-    listed = select(contacts.c.id, contacts.c.namespace, contacts.c.position).where(*live)
+    listed = select(contacts.c.id, contacts.c.namespace, contacts.c.position).where(
+        contacts.c.namespace.in_(list(ranks)), contacts.c.merged_into.is_(None)
+    )
     async for contact_id, namespace, position in _streamed(conn, listed):
         item = ordinal(ranks[namespace], position)
         members[item] = (contact_id, namespace)
         groups.add(item)
-    linked = (
-        select(keys.c.key, contacts.c.namespace, contacts.c.position)
-        .select_from(keys.join(contacts, contacts.c.id == keys.c.contact_id))
-        .where(*live)
-        .order_by(keys.c.key)
-    )
-    previous_key, previous_item = None, 0
-    async for key, namespace, position in _streamed(conn, linked):
-        item = ordinal(ranks[namespace], position)
-        if key == previous_key:
-            groups.union(previous_item, item)
-        previous_key, previous_item = key, item
+    async for (shared,) in _streamed(conn, _links_sql(ranks, is_sqlite)):
+        items = [int(i) for i in shared.split(",")] if is_sqlite else shared
+        for item in items[1:]:
+            groups.union(items[0], item)
     wanted = {contact_id: (item, groups.find(item), ns) for item, (contact_id, ns) in members.items()}
     held = select(people.c.contact_id, people.c.ordinal, people.c.group_ordinal).where(
         people.c.deployment == deployment
@@ -143,15 +198,8 @@ async def regroup_all(conn: AsyncConnection, deployment: str, ranks: Mapping[str
             del wanted[contact_id]  # unchanged: neither deleted nor written again
         else:
             stale.append(contact_id)
-    for start in range(0, len(stale), INSERT_CHUNK):
-        chunk = stale[start : start + INSERT_CHUNK]
-        await conn.execute(delete(people).where(people.c.deployment == deployment, people.c.contact_id.in_(chunk)))
-    rows = [
-        {"deployment": deployment, "contact_id": cid, "namespace": ns, "ordinal": item, "group_ordinal": group}
-        for cid, (item, group, ns) in wanted.items()
-    ]
-    for start in range(0, len(rows), INSERT_CHUNK):
-        await conn.execute(insert(people), rows[start : start + INSERT_CHUNK])
+    await _delete(conn, deployment, stale)
+    await _insert(conn, deployment, [(cid, ns, item, group) for cid, (item, group, ns) in wanted.items()])
     return len({groups.find(item) for item in members})
 
 

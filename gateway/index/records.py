@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from gateway.filtering import normalize_email, normalize_phone, search_haystack
 from gateway.model import Address, Contact, ContactIdentity, ContactKind, ExternalId, PhoneNumber
 
@@ -56,6 +58,12 @@ def contact_row(contact: Contact) -> dict[str, Any]:
         "search_text": SEARCH_SEPARATOR.join(h.casefold() for h in haystack if h is not None),
         "record": contact,  # stored as JSON by the engine's serializer (orjson writes dataclasses)
     }
+
+
+def record_text(contact: Contact) -> str:
+    """The stored record as JSON text. orjson: an order of magnitude faster than the standard
+    json module, and it writes the `Contact` dataclass (times, enums) as it is."""
+    return orjson.dumps(contact).decode()
 
 
 def _time(value: Any) -> datetime | None:

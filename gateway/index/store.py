@@ -3,8 +3,7 @@ PostgreSQL through asyncpg for several instances). Everything else asks it quest
 what they answer (`contacts_page`, `count_matching`, `people_page`, `person_of`) and never
 touches SQL.
 
-The schema is brought to the newest Alembic revision at `open()`, under a lock (a PostgreSQL
-advisory lock; SQLite serialises writers itself).
+The schema is brought to the newest Alembic revision at `open()` (gateway/index/database.py).
 """
 
 from __future__ import annotations
@@ -14,30 +13,23 @@ import contextlib
 import enum
 import hashlib
 import logging
-import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, and_, delete, event, func, or_, select, text, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.index import identity, people_queries, records
+from gateway.index import database, expiry, identity, people_queries, records
 from gateway.index.filters import listed, matching
 from gateway.index.tables import backends, contacts, keys, people
 from gateway.index.upsert import delete_one, upsert_contacts, write_one
 from gateway.model import Contact, ContactFilter
 
 log = logging.getLogger("gateway.index")
-MIGRATIONS = Path(__file__).with_name("migrations")
-SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
 # What a database that is down, refuses us or is misconfigured raises: reported in one line.
@@ -114,31 +106,8 @@ class ContactIndex:
 
     async def open(self) -> None:
         """Connect and bring the schema to the newest migration (once, under a lock)."""
-        if self._engine is not None:
-            return
-        connect_args: dict[str, Any] = {}
-        if self.is_sqlite:
-            if self.url.database:
-                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-            connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_S
-        elif self.schema:
-            connect_args["server_settings"] = {"search_path": self.schema}
-        engine = create_async_engine(
-            self.url, connect_args=connect_args, json_serializer=_json_text, json_deserializer=orjson.loads
-        )
-        if self.is_sqlite:
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        try:
-            async with _migration_lock(), engine.begin() as conn:
-                if not self.is_sqlite:
-                    if self.schema:
-                        await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._lock_key("migrate")})
-                await conn.run_sync(_upgrade)
-        except BaseException:
-            await engine.dispose()
-            raise
-        self._engine = engine
+        if self._engine is None:
+            self._engine = await database.connect(self.url, self.schema, self._lock_key("migrate"))
 
     async def aclose(self) -> None:
         if self._engine is not None:
@@ -233,31 +202,18 @@ class ContactIndex:
         after: int | None,
         limit: int,
     ) -> list[tuple[int, list[Contact]]]:
-        """Up to `limit` people (first visible ordinal, visible contacts in order) after `after`."""
-        if set(visible) == set(deployment.ranks):
-            named = people_queries.named(deployment.name, visible, flt, region)
-            if after is not None:
-                named = named.where(people.c.group_ordinal > after)
-            page = named.distinct().order_by(people.c.group_ordinal).limit(limit)
-            page = page.add_columns(people.c.group_ordinal.label("first"))
-        else:
-            groups = people_queries.grouped(deployment.name, visible, flt, region)
-            page = select(groups.c.group_ordinal, groups.c.first).order_by(groups.c.first).limit(limit)
-            if after is not None:
-                page = page.where(groups.c.first > after)
+        """Up to `limit` people (first visible ordinal, visible contacts) after `after`."""
         async with self.engine.connect() as conn:
-            chosen = list(await conn.execute(page))
+            chosen = await people_queries.page(
+                conn, deployment.name, deployment.ranks, visible, flt, region, after, limit
+            )
             members = await people_queries.members(conn, deployment.name, visible, [g for g, _ in chosen])
         return [(first, members.get(group, [])) for group, first in chosen]
 
     async def count_people(
         self, deployment: Deployment, visible: Sequence[str], flt: ContactFilter, region: str
     ) -> int:
-        if set(visible) == set(deployment.ranks):
-            named = people_queries.named(deployment.name, visible, flt, region)
-            query = named.with_only_columns(func.count(func.distinct(people.c.group_ordinal)))
-        else:
-            query = select(func.count()).select_from(people_queries.grouped(deployment.name, visible, flt, region))
+        query = people_queries.count(deployment.name, deployment.ranks, visible, flt, region)
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 
@@ -302,7 +258,12 @@ class ContactIndex:
             if row is None:
                 await conn.execute(
                     backends.insert().values(
-                        namespace=namespace, backend=backend, pass_number=1, resume_position=0, records=0
+                        namespace=namespace,
+                        backend=backend,
+                        pass_number=1,
+                        resume_position=0,
+                        records=0,
+                        seen_at=datetime.now(UTC),
                     )
                 )
                 return PassStart(1, None, 0)
@@ -366,6 +327,29 @@ class ContactIndex:
         async with self._writing() as conn:
             await conn.execute(update(backends).where(backends.c.namespace == namespace).values(**values))
 
+    async def mark_seen(self, deployment: Deployment) -> None:
+        """A gateway of `deployment` is running a sync round: its rows are in use (`expiry`)."""
+        async with self._writing() as conn:
+            await expiry.mark_seen(conn, self.is_sqlite, deployment.name, list(deployment.ranks), datetime.now(UTC))
+
+    async def expire(self, deployment: Deployment, unseen_s: float) -> expiry.Expired:
+        """Delete the rows of namespaces and deployments, other than `deployment`'s, that no
+        gateway has marked seen for `unseen_s` (`expiry`)."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=unseen_s)
+        async with self.engine.connect() as conn:
+            candidates = await expiry.unused_namespaces(conn, list(deployment.ranks), cutoff)
+        expired = []
+        for namespace in candidates:
+            async with self.exclusive("sync:" + namespace) as held:
+                if not held:
+                    continue  # a gateway is syncing it right now
+                async with self._writing(people_too=True) as conn:
+                    if await expiry.expire_namespace(conn, namespace, cutoff):
+                        expired.append(namespace)
+        async with self._writing(people_too=True) as conn:
+            gone = await expiry.expire_deployments(conn, deployment.name, cutoff)
+        return expiry.Expired(expired, gone)
+
     async def record_written(self, deployment: Deployment, namespace: str, contact: Contact, region: str) -> None:
         """A write through the gateway: the record's row, keys and people, before the mutation returns."""
         async with self._writing(people_too=True) as conn:
@@ -374,33 +358,3 @@ class ContactIndex:
     async def record_deleted(self, deployment: Deployment, namespace: str, native_id: str) -> None:
         async with self._writing(people_too=True) as conn:
             await delete_one(conn, deployment.name, deployment.ranks, namespace, native_id)
-
-
-# Alembic keeps its running migration in module globals: one migration at a time per process
-# (other processes are kept out by the database's own lock). One lock per event loop.
-_MIGRATION_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-def _migration_lock() -> asyncio.Lock:
-    return _MIGRATION_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-
-
-def _json_text(value: Any) -> str:
-    # orjson: an order of magnitude faster than the standard json module, and it writes the
-    # `Contact` dataclass (times, enums) as it is.
-    return orjson.dumps(value).decode()
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL: readers are never blocked by a sync writing pages; foreign keys: rows go with their contact.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def _upgrade(connection: Connection) -> None:
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = connection
-    command.upgrade(config, "head")

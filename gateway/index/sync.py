@@ -4,7 +4,8 @@ paced by the backend's `index_calls_per_minute`, honouring the vendor's 429 / Re
 A pass that completes removes what it did not see; a pass that fails keeps the previous index,
 records `lastError`, and the next pass resumes where it stopped. One instance syncs a backend at
 a time (`ContactIndex.exclusive`), and a backend another instance synced within `refresh_s` is
-left alone unless the pass is forced (`contact-gateway sync`).
+left alone unless the pass is forced (`contact-gateway sync`). Each round marks the deployment's
+rows in use; after it, rows no gateway has used for `index.expire_s` are deleted.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,6 +23,7 @@ from aiolimiter import AsyncLimiter
 from gateway import errors
 from gateway.backends.index_reads import SyncPage
 from gateway.backends.protocol import Backend
+from gateway.index.expiry import Expired
 from gateway.index.store import INDEX_UNAVAILABLE, ContactIndex, Deployment, describe_failure
 
 log = logging.getLogger("gateway.index")
@@ -29,6 +31,10 @@ log = logging.getLogger("gateway.index")
 RETRY_FAILED_S = 60.0
 # A backend synced less than this share of refresh_s ago is fresh enough for a background round.
 FRESH_SHARE = 0.9
+# A paged vendor's pages read ahead of the writes (bounded: a pass streams), and the records
+# written in one transaction at most.
+READ_AHEAD_PAGES = 10
+WRITE_BATCH = 1000
 
 Progress = Callable[[str, int], None]
 
@@ -54,6 +60,7 @@ class IndexSync:
         region: str,
         refresh_s: float,
         on_pass: Callable[[str, str, int | None], None] | None = None,
+        expire_s: float = 0.0,
     ) -> None:
         # Told of every pass (backend, synced/failed/skipped, records when synced): the metrics.
         self.on_pass = on_pass
@@ -62,6 +69,8 @@ class IndexSync:
         self.deployment = deployment
         self.region = region
         self.refresh_s = refresh_s
+        # Rows no gateway has run a round for this long expire after each round (0: never).
+        self.expire_s = expire_s
         self._whole_list = asyncio.Semaphore(1)
         # One call per 60/n seconds, no burst: a pass never exceeds the rate even briefly.
         self._limiters = {
@@ -75,6 +84,10 @@ class IndexSync:
         completed backend is published SYNCED with them, in one transaction. Each backend's lock
         is held until then, so no other instance starts a pass between the two."""
         chosen = [self.backends[n] for n in (names if names is not None else list(self.backends))]
+        try:
+            await self.index.mark_seen(self.deployment)  # its rows are in use (`expire_unused`)
+        except INDEX_UNAVAILABLE as exc:  # each backend's claim below says so too
+            log.error("index: this round could not be recorded: %s", describe_failure(exc))
         async with contextlib.AsyncExitStack() as locks:
             claimed = [await self._claim(locks, backend, force) for backend in chosen]
             outcomes = list(
@@ -96,6 +109,27 @@ class IndexSync:
         for outcome in outcomes:
             self._told(outcome)
         return outcomes
+
+    async def expire_unused(self) -> Expired:
+        """After a round: delete the rows of namespaces and deployments no gateway sharing the
+        database has run a round for `expire_s` (gateway/index/expiry.py). Logged, never raised:
+        expiry is housekeeping."""
+        if not self.expire_s:
+            return Expired()
+        try:
+            expired = await self.index.expire(self.deployment, self.expire_s)
+        except INDEX_UNAVAILABLE as exc:
+            log.error("index: unused rows could not be expired: %s", describe_failure(exc))
+            return Expired()
+        if expired:
+            log.info(
+                "index: expired %d backend namespace(s) (%s) and %d deployment(s) unseen for %g s",
+                len(expired.namespaces),
+                ", ".join(expired.namespaces),
+                expired.deployments,
+                self.expire_s,
+            )
+        return expired
 
     def _told(self, outcome: SyncOutcome) -> None:
         if self.on_pass is not None:
@@ -150,23 +184,27 @@ class IndexSync:
         start = await self.index.begin_pass(namespace, backend.name)
         position = start.position
         pages = backend.sync_pages(start.resume_from, self._limiters[backend.name].acquire)
-        upcoming: asyncio.Future[SyncPage | None] = asyncio.ensure_future(anext(pages, None))
+        # A paged vendor's next pages are read while earlier ones are written; a whole list is
+        # in memory already, so mapping more of it ahead would only hold more copies.
+        arrived: asyncio.Queue[SyncPage | Exception | None] = asyncio.Queue(
+            READ_AHEAD_PAGES if backend.syncs_in_pages else 1
+        )
+        reader = asyncio.create_task(_read_ahead(pages, arrived))
         try:
-            while (page := await upcoming) is not None:
-                # The vendor's next page is read while this one is written.
-                upcoming = asyncio.ensure_future(anext(pages, None))
-                await self.index.store_page(
-                    namespace, start.number, page.contacts, position, page.resume_from, self.region
-                )
-                position += len(page.contacts)
-                if progress is not None:
-                    progress(backend.name, position)
+            async with contextlib.aclosing(_batches(arrived)) as batches:
+                async for batch in batches:
+                    contacts = [contact for page in batch for contact in page.contacts]
+                    await self.index.store_page(
+                        namespace, start.number, contacts, position, batch[-1].resume_from, self.region
+                    )
+                    position += len(contacts)
+                    if progress is not None:
+                        progress(backend.name, position)
         finally:
-            if not upcoming.done():
-                upcoming.cancel()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await upcoming
-            await pages.aclose()
+            reader.cancel()
+            await asyncio.wait({reader})
+            if not reader.cancelled() and (failure := reader.exception()) is not None:
+                log.error("index: closing backend %s's pages failed: %r", backend.name, failure)
         return await self.index.finish_pass(namespace, start.number)
 
     async def _failed(self, backend: Backend, namespace: str, error: str, started: float) -> SyncOutcome:
@@ -185,6 +223,7 @@ class IndexSync:
                     await self.index.open()
                     log.info("index: open; each of %d backend(s) synced every %g s", len(self.backends), self.refresh_s)
                 outcomes = await self.sync_all()
+                await self.expire_unused()
             except INDEX_UNAVAILABLE as exc:  # try again later; queries stay live meanwhile
                 log.error("index: the database cannot be opened: %s", describe_failure(exc))
                 outcomes = [SyncOutcome("*", False, error="INDEX_UNAVAILABLE")]
@@ -194,3 +233,36 @@ class IndexSync:
 
 async def _already(outcome: SyncOutcome) -> SyncOutcome:
     return outcome
+
+
+async def _read_ahead(pages: AsyncGenerator[SyncPage, None], into: asyncio.Queue[SyncPage | Exception | None]) -> None:
+    """Every page of a pass into `into`, then None; a failure to read goes in as the exception,
+    after the pages read before it (they are written: the next pass resumes after them)."""
+    try:
+        async for page in pages:
+            await into.put(page)
+    except Exception as exc:
+        await into.put(exc)
+        return
+    finally:
+        await pages.aclose()
+    await into.put(None)
+
+
+async def _batches(arrived: asyncio.Queue[SyncPage | Exception | None]) -> AsyncGenerator[list[SyncPage], None]:
+    """The pages in arrival order, grouped: all that arrived while the last group was written,
+    up to WRITE_BATCH records, so a vendor's small pages cost one transaction a group, not a page."""
+    while True:
+        batch: list[SyncPage] = []
+        item = await arrived.get()
+        while isinstance(item, SyncPage):
+            batch.append(item)
+            if sum(len(page.contacts) for page in batch) >= WRITE_BATCH or arrived.empty():
+                break
+            item = arrived.get_nowait()
+        if batch:
+            yield batch
+        if item is None:
+            return
+        if isinstance(item, Exception):
+            raise item

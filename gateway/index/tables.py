@@ -13,7 +13,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
-    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -39,6 +38,18 @@ backends = Table(
     Column("records", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),
     Column("failed_at", DateTime(timezone=True), nullable=True),
+    # When a gateway configured with this namespace last ran a sync round: rows no gateway has
+    # run for `index.expire_s` expire (gateway/index/expiry.py).
+    Column("seen_at", DateTime(timezone=True), nullable=True),
+)
+
+# One row per deployment (one gateway config's ordered namespaces) that keeps people here: when a
+# gateway of it last ran a sync round. Its people expire as a namespace's rows do.
+deployments = Table(
+    "index_deployments",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
 )
 
 # One row per vendor record: what filtering, counting and identity need, and the mapped record.
@@ -68,10 +79,13 @@ contacts = Table(
 )
 
 # What may join a contact to others, and what email / phone / external id filters look up.
+# Keys and people name their contact's row without a foreign key: the index's own writes delete
+# them with it (gateway/index/upsert.py, ContactIndex.finish_pass), and a foreign key's check of
+# every inserted row doubled the cost of a bulk load on PostgreSQL.
 keys = Table(
     "index_keys",
     metadata,
-    Column("contact_id", BigInteger, ForeignKey("index_contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column("contact_id", BigInteger, primary_key=True),
     Column("key", String(400), primary_key=True),
     Column("namespace", String(200), nullable=False),
     Index("ix_index_keys_key", "key", "namespace"),
@@ -84,12 +98,13 @@ people = Table(
     "index_people",
     metadata,
     Column("deployment", String(32), primary_key=True),
-    Column("contact_id", BigInteger, ForeignKey("index_contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column("contact_id", BigInteger, primary_key=True),
     Column("namespace", String(200), nullable=False),
     Column("ordinal", BigInteger, nullable=False),
     Column("group_ordinal", BigInteger, nullable=False),
-    Index("ix_index_people_group", "deployment", "group_ordinal"),
+    # Ordinal and namespace too: a scoped key's people are found in the index alone.
+    Index("ix_index_people_group", "deployment", "group_ordinal", "ordinal", "namespace"),
     Index("ix_index_people_ordinal", "deployment", "ordinal"),
 )
 
-__all__ = ["backends", "contacts", "keys", "metadata", "people"]
+__all__ = ["backends", "contacts", "deployments", "keys", "metadata", "people"]
