@@ -21,6 +21,10 @@ import ijson
 
 from gateway import errors
 
+# A chunk larger than this (an answer that arrives at once) is parsed in pieces of this size, so the
+# bytes-per-record bound holds to within this many bytes.
+FEED_BYTES = 64 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class ListShape:
@@ -116,24 +120,27 @@ async def streamed_records(
             ) from None
         if chunk is None:
             break
-        try:
-            parsers.feed(chunk)
-        except ijson.JSONError:
-            raise errors.bad_response(backend, "the list is not valid JSON") from None
-        if parsers.envelope():
-            check(parsers.envelope())  # an error envelope whose status comes first stops the pass here
-        unrecorded_bytes += len(chunk)
-        if parsers.records:
-            total += len(parsers.records)
-            pending.extend(r for r in parsers.records if isinstance(r, Mapping))
-            parsers.records.clear()
-            unrecorded_bytes = 0
-            deadline = loop.time() + limits.record_s
-        if unrecorded_bytes > limits.record_bytes:
-            too_large = f"a record is larger than {limits.record_bytes} bytes (max_response_bytes)"
-            raise errors.bad_response(backend, too_large)
-        if total > limits.records:
-            raise errors.bad_response(backend, f"the list holds more than {limits.records} records (index_max_records)")
+        for start in range(0, len(chunk), FEED_BYTES):
+            piece = chunk if len(chunk) <= FEED_BYTES else chunk[start : start + FEED_BYTES]
+            try:
+                parsers.feed(piece)
+            except ijson.JSONError:
+                raise errors.bad_response(backend, "the list is not valid JSON") from None
+            if parsers.envelope():
+                check(parsers.envelope())  # an error envelope whose status comes first stops the pass here
+            unrecorded_bytes += len(piece)
+            if parsers.records:
+                total += len(parsers.records)
+                pending.extend(r for r in parsers.records if isinstance(r, Mapping))
+                parsers.records.clear()
+                unrecorded_bytes = 0
+                deadline = loop.time() + limits.record_s
+            if unrecorded_bytes > limits.record_bytes:
+                too_large = f"a record is larger than {limits.record_bytes} bytes (max_response_bytes)"
+                raise errors.bad_response(backend, too_large)
+            if total > limits.records:
+                too_many = f"the list holds more than {limits.records} records (index_max_records)"
+                raise errors.bad_response(backend, too_many)
         while len(pending) >= batch:
             yield pending[:batch]
             del pending[:batch]
