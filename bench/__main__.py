@@ -172,7 +172,7 @@ def cached_reads(run: Settings, vendors: Vendors, rows: list[list[str]], notes: 
         [
             "2. cached contact(id) req/s / plain Starlette JSON handler",
             f"{gw.rps / loads['starlette'].rps:.2f}",
-            ">= 0.50",
+            ">= 0.65",
             f"{gw.rps:,.0f} vs {loads['starlette'].rps:,.0f} req/s",
         ]
     )

@@ -172,8 +172,13 @@ class BackendSettings(_Strict):
     # conservative defaults); live queries are not counted against it.
     index_calls_per_minute: int = Field(default=30, ge=1, le=1_000_000)
     # The largest answer the gateway reads from this vendor; a larger one is cut off and reported
-    # (BACKEND_BAD_RESPONSE) instead of filling the gateway's memory.
+    # (BACKEND_BAD_RESPONSE) instead of filling the gateway's memory. A sync pass streams a vendor's
+    # whole list instead, bounded per record: at most this many bytes and `timeout_s` seconds may go
+    # by without a record completing (a list that keeps delivering records is never cut by time).
     max_response_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # The most records a sync pass takes from a vendor that answers its whole list at once; a list
+    # longer than that (or one that never ends) fails the pass (BACKEND_BAD_RESPONSE).
+    index_max_records: int = Field(default=5_000_000, ge=1)
     # What carries the calls under httpx (gateway/transport.py): aiohttp by measurement; httpcore
     # is httpx's own, and the one that honours HTTP(S)_PROXY.
     transport: Literal["aiohttp", "httpcore"] = "aiohttp"
@@ -214,7 +219,7 @@ _SECRET_HEADERS = {"authorization", "x-api-key", "proxy-authorization", "cookie"
 _OPERATIONAL = {
     "timeout_s", "ttl_s", "stale_s", "page_size", "retries", "retry_backoff_s",
     "breaker_failures", "breaker_cooldown_s", "rate_limit", "max_response_bytes", "transport", "max_pages",
-    "index_calls_per_minute",
+    "index_calls_per_minute", "index_max_records",
 }  # fmt: skip
 
 

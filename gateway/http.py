@@ -11,10 +11,11 @@ on every response) cost more than the transport's own work. Measured in bench/RE
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextvars import ContextVar
 from importlib.metadata import version
 from typing import Any
@@ -134,6 +135,65 @@ class VendorClient:
             return True
         return await self.cache.bump(self.cache_namespace, backend=self.name)
 
+    @contextlib.asynccontextmanager
+    async def stream(self, path: str, params: Mapping[str, Any] | None = None) -> AsyncIterator[AsyncIterator[bytes]]:
+        """GET a long answer (a sync pass's whole list) as its bytes arrive: never cached, never
+        retried, not cut at `max_response_bytes`; whoever reads it bounds it (see
+        `gateway.backends.whole_list`). Opening it keeps one call's rules (rate limit, breaker,
+        `timeout_s` and the deadline up to the headers, status mapping); a failure while it is read,
+        the reader's own included, is redacted and counted against the breaker like a call's."""
+        await self._take_rate_slot()
+        self.breaker.before_call()
+        started = time.perf_counter()
+        outcome = "ok"
+        response: httpx.Response | None = None
+        try:
+            response = await self._open_stream(path, params)
+            yield self._body_chunks(response)
+        except errors.GatewayError as exc:
+            outcome = exc.code
+            exc.redact(self.redact)
+            self.last_error = exc.code
+            if counts_against_breaker(exc):
+                self.breaker.failed()
+            else:
+                self.breaker.succeeded()
+            raise
+        except BaseException:
+            outcome = "cancelled"
+            self.breaker.trial_in_flight = False
+            raise
+        else:
+            self.breaker.succeeded()
+        finally:
+            if response is not None:
+                await response.aclose()
+            if self.metrics is not None:
+                self.metrics.observe_call(self.name, "GET", outcome, time.perf_counter() - started)
+
+    async def _open_stream(self, path: str, params: Mapping[str, Any] | None) -> httpx.Response:
+        """Send a GET and wait for a 2xx status (an error's body is read, bounded, for its message)."""
+        request = self._request("GET", path, params, None)
+        try:
+            async with asyncio.timeout(call_budget(self.settings.timeout_s)):
+                response = await self.transport.handle_async_request(request)
+                if not 200 <= response.status_code < 300:
+                    content = await self._read_body(response)
+                    self._refuse_status(response.status_code, response.headers, content)
+        except TimeoutError:
+            raise errors.error_for_transport(httpx.ReadTimeout("call timed out"), self.name, write=False) from None
+        except httpx.RequestError as exc:
+            raise errors.error_for_transport(exc, self.name, write=False) from None
+        return response
+
+    async def _body_chunks(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        """The body's (decoded) chunks; a connection broken on the way is a coded error."""
+        try:
+            async for chunk in response.aiter_bytes():
+                yield chunk
+        except httpx.RequestError as exc:
+            raise errors.error_for_transport(exc, self.name, write=False) from None
+
     async def _read_retrying(self, path: str, params: Mapping[str, Any] | None) -> Any:
         backoff = self.settings.retry_backoff_s
 
@@ -212,14 +272,12 @@ class VendorClient:
                 if self.metrics is not None:
                     self.metrics.observe_call(self.name, method, outcome, time.perf_counter() - started)
 
-    async def _send_once(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any) -> Any:
-        is_write = method != "GET"
-        budget = call_budget(self.settings.timeout_s)
+    def _request(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any) -> httpx.Request:
         headers = [*self.headers, (b"x-request-id", REQUEST_ID.get().encode())]
         if body is not None:
             headers.append((b"content-type", b"application/json"))
         try:
-            request = httpx.Request(
+            return httpx.Request(
                 method,
                 httpx.URL(
                     self.base_url + path.lstrip("/"), params=_clean_params({**self.base_params, **(params or {})})
@@ -233,6 +291,11 @@ class VendorClient:
                 f"the input cannot be sent to backend '{self.name}' (it does not fit in a request URL)",
                 backend=self.name,
             ) from None
+
+    async def _send_once(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any) -> Any:
+        is_write = method != "GET"
+        budget = call_budget(self.settings.timeout_s)
+        request = self._request(method, path, params, body)
         try:
             # httpx's timeouts bound each phase (connect, each read); this bounds the whole call,
             # so a vendor dripping bytes slowly cannot hold a request past timeout_s or the deadline.
@@ -242,13 +305,7 @@ class VendorClient:
             raise errors.error_for_transport(httpx.ReadTimeout("call timed out"), self.name, write=is_write) from None
         except httpx.RequestError as exc:
             raise errors.error_for_transport(exc, self.name, write=is_write) from None
-        if status >= 400:
-            error = errors.error_for_status(status, self.name, errors.vendor_message(_json_or_none(content)))
-            error.retry_after_s = parse_retry_after(response_headers.get("retry-after"))
-            raise error
-        if 300 <= status < 400:
-            # Redirects are never followed (they could take credentials elsewhere): an error.
-            raise errors.bad_response(self.name, f"HTTP {status} redirect (redirects are not followed)")
+        self._refuse_status(status, response_headers, content)
         if status == 204 or not content or content.isspace():
             if is_write:
                 return None
@@ -263,10 +320,24 @@ class VendorClient:
             self.check(payload)
         return payload
 
+    def _refuse_status(self, status: int, response_headers: httpx.Headers, content: bytes) -> None:
+        """Raise the coded error for an answer that is not a success (an error status, a redirect)."""
+        if status >= 400:
+            error = errors.error_for_status(status, self.name, errors.vendor_message(_json_or_none(content)))
+            error.retry_after_s = parse_retry_after(response_headers.get("retry-after"))
+            raise error
+        if 300 <= status < 400:
+            # Redirects are never followed (they could take credentials elsewhere): an error.
+            raise errors.bad_response(self.name, f"HTTP {status} redirect (redirects are not followed)")
+
     async def _exchange(self, request: httpx.Request) -> tuple[int, httpx.Headers, bytes]:
         """Send and read the body, at most `max_response_bytes` of it."""
-        limit = self.settings.max_response_bytes
         response = await self.transport.handle_async_request(request)
+        return response.status_code, response.headers, await self._read_body(response)
+
+    async def _read_body(self, response: httpx.Response) -> bytes:
+        """The whole body, at most `max_response_bytes` of it; the response is closed after."""
+        limit = self.settings.max_response_bytes
         try:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
@@ -280,7 +351,7 @@ class VendorClient:
                 chunks.append(chunk)
         finally:
             await response.aclose()
-        return response.status_code, response.headers, b"".join(chunks)
+        return b"".join(chunks)
 
     def _too_large(self, limit: int) -> errors.BackendBadResponse:
         return errors.bad_response(self.name, f"the answer is larger than {limit} bytes (max_response_bytes)")

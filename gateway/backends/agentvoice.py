@@ -196,6 +196,7 @@ def upsert_problems(source: str, crm_id: str, changes: ContactChanges, backend: 
 
 
 class AgentVoiceBackend(WholeListBackend):
+    list_path = LIST_PATH
     vendor = VENDOR
     settings_model = AgentVoiceSettings
     mapper = staticmethod(to_contact)

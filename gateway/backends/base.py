@@ -17,6 +17,7 @@ keeps `gateway.backends.protocol.Backend`, the only face the layers above see.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import urllib.parse
@@ -30,12 +31,13 @@ from gateway import errors
 from gateway.backends.fields import text
 from gateway.backends.index_reads import SYNC_CHUNK, Pace, SyncPage, read_for_sync
 from gateway.backends.protocol import Capability, ScanResult
+from gateway.backends.whole_list import ListShape, StreamLimits, streamed_records
 from gateway.cache import ReadCache
 from gateway.config import BackendSettings
 from gateway.filtering import matches
 from gateway.http import VendorClient
 from gateway.metrics import Metrics
-from gateway.model import EMPTY_FILTER, Contact, ContactChanges, ContactFilter, ContactKind
+from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind
 
 log = logging.getLogger("gateway.backends")
 DOT_SEGMENTS = frozenset({".", ".."})
@@ -301,6 +303,9 @@ class WholeListBackend(HttpBackend):
     lists are filtered and paged by the gateway, and a sync pass reads the list once."""
 
     syncs_in_pages = False
+    # The unfiltered list (what a sync pass reads) and where its answer holds the records.
+    list_path: ClassVar[str]
+    list_shape: ClassVar[ListShape] = ListShape()
 
     @abstractmethod
     async def fetch_records(self, flt: ContactFilter, *, fresh: bool = False) -> list[Mapping[str, Any]]:
@@ -330,10 +335,15 @@ class WholeListBackend(HttpBackend):
         return ScanResult(window, after, total)
 
     async def sync_pages(self, start: str | None, pace: Pace) -> AsyncGenerator[SyncPage, None]:
-        """The whole list in one answer: one call, read fresh, mapped and handed over a chunk at
-        a time (the mapped copies never all exist at once)."""
-        records = await read_for_sync(lambda: self.fetch_records(EMPTY_FILTER, fresh=True), pace)
-        for first in range(0, len(records), SYNC_CHUNK):
-            chunk = records[first : first + SYNC_CHUNK]
-            yield SyncPage([self.to_contact(r) for r in chunk if self.addressable(r)], None)
-            await asyncio.sleep(0)  # let requests in between chunks
+        """The whole list in one answer, parsed as it arrives (`whole_list`): one call, mapped and
+        handed over a chunk at a time, so memory does not grow with the list. A cut, invalid or
+        refused answer raises (the pass fails, the previous index stays)."""
+        s = self.settings
+        limits = StreamLimits(s.max_response_bytes, s.timeout_s, s.index_max_records)
+        async with contextlib.AsyncExitStack() as stack:
+            chunks = await read_for_sync(lambda: stack.enter_async_context(self.http.stream(self.list_path)), pace)
+            batches = streamed_records(chunks, self.list_shape, limits, self.name, self.check_payload, SYNC_CHUNK)
+            async with contextlib.aclosing(batches):
+                async for records in batches:
+                    yield SyncPage([self.to_contact(r) for r in records if self.addressable(r)], None)
+                    await asyncio.sleep(0)  # let requests in between chunks

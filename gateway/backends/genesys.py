@@ -19,6 +19,7 @@ from gateway import errors, validation
 from gateway.backends.base import WholeListBackend, basic_auth, bearer_auth
 from gateway.backends.fields import PHONE_TYPE, phone_numbers, raw_phones, text
 from gateway.backends.protocol import Capability
+from gateway.backends.whole_list import ListShape
 from gateway.config import BackendSettings
 from gateway.model import Contact, ContactChanges, ContactFilter, ContactKind, ExternalId
 
@@ -161,6 +162,9 @@ def create_body(changes: ContactChanges) -> dict[str, Any]:
 
 
 class GenesysBackend(WholeListBackend):
+    list_path = LIST_PATH
+    # The records are under `contacts`; the envelope's status says whether the answer is a failure.
+    list_shape = ListShape(f"{CONTACTS_KEY}.item", (STATUS_KEY, STATUS_MESSAGE_KEY))
     vendor = VENDOR
     mapper = staticmethod(to_contact)
     # What `pushdown` sends: the type, from one wanted kind.

@@ -137,6 +137,7 @@ def pushdown(flt: ContactFilter) -> dict[str, str]:
 
 
 class MotionCXBackend(WholeListBackend):
+    list_path = LIST_PATH
     vendor = VENDOR
     settings_model = MotionCXSettings
     mapper = staticmethod(to_contact)
