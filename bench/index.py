@@ -238,9 +238,10 @@ def report(count: int, results: dict[str, dict[str, Any]], started: float, comma
     lines += [
         "",
         "Notes: no vendor applies a company filter itself (their pushdowns send only flags and"
-        " types), so the index answers that query whole. The unfiltered list is live by design"
-        " (the vendors page it themselves; AgentVoice, MotionCX and Genesys answer with their whole"
-        " list, uncached here); only its totalCount comes from the index. The scoped key sees"
+        " types), so the index answers that query whole. The unfiltered list reads Comm100 live (it"
+        " pages: one call, uncached here) and the three vendors without paging from the index (live,"
+        " each would answer its whole list for every page); totalCount comes from the index. The"
+        " scoped key sees"
         f" {' and '.join(SCOPE)} only: its people come from the same index, shown by their visible contacts.",
         "",
     ]
