@@ -82,6 +82,9 @@ def direct_list(config: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return url, headers
 
 
+SMALL_PAGE = 5
+
+
 def fan_out(run: Settings, rows: list[list[str]], notes: list[str]) -> None:
     with ExitStack() as stack:
         configs: dict[str, dict[str, Any]] = {}
@@ -99,6 +102,12 @@ def fan_out(run: Settings, rows: list[list[str]], notes: list[str]) -> None:
         with gateway(configs, cache={"ttl_s": 0, "responses": False}) as (url, _):
             post(url, FANOUT_QUERY)
             load = generate(url, FANOUT_QUERY, connections=1, seconds=run.seconds)
+        # The paging vendor in pages of 5, merged records hidden: a page of 20 needs several of its
+        # pages, asked for at once once the vendor has shown that it pages by index.
+        small = {n: {**c, "page_size": SMALL_PAGE} if c["vendor"] == "comm100" else c for n, c in configs.items()}
+        with gateway(small, cache={"ttl_s": 0, "responses": False}) as (url, _):
+            post(url, FANOUT_QUERY)
+            small_pages = generate(url, FANOUT_QUERY, connections=1, seconds=run.seconds)
     rows.append(
         [
             "1. fan-out over 4 backends (cache off), p50 / slowest backend p50",
@@ -115,6 +124,15 @@ def fan_out(run: Settings, rows: list[list[str]], notes: list[str]) -> None:
             f"{load.p95_ms:.1f} ms vs {slowest_p95:.1f} ms",
         ]
     )
+    for label, mine, slowest in (("p50", small_pages.p50_ms, slowest_p50), ("p95", small_pages.p95_ms, slowest_p95)):
+        rows.append(
+            [
+                f"1. the same, Comm100 in pages of {SMALL_PAGE} with merged records hidden, {label} / slowest backend",
+                f"{mine / slowest:.2f}",
+                "<= 1.5",
+                f"{mine:.1f} ms vs {slowest:.1f} ms",
+            ]
+        )
     for label, mine, theirs in (("p50", load.p50_ms, together[0]), ("p95", load.p95_ms, together[1])):
         rows.append(
             [
