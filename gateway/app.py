@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 import httpx
@@ -21,6 +22,10 @@ from gateway.graphql_http import GraphQLEndpoint
 from gateway.metrics import CONTENT_TYPE
 from gateway.runtime import Gateway
 from schema import build_schema
+
+# How long shutting down waits for the index's background sync to stop.
+SYNC_STOP_S = 5.0
+log = logging.getLogger("gateway.app")
 
 
 def create_app(
@@ -114,9 +119,12 @@ def create_app(
             yield
         finally:
             if syncing is not None:
+                # A pass stopped mid-way resumes at its page next time; shutting down never waits
+                # on it for long (a database call may not notice the cancellation at once).
                 syncing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await syncing
+                await asyncio.wait({syncing}, timeout=SYNC_STOP_S)
+                if not syncing.done():
+                    log.warning("index: the sync did not stop within %g s; shutting down anyway", SYNC_STOP_S)
             await gateway.aclose()
 
     app = Starlette(

@@ -64,10 +64,11 @@ async def test_demo_serves_sample_data_and_stops_cleanly_on_ctrl_c(demo: Demo) -
     assert len(edges) == 10
     assert body["data"]["contacts"]["totalCount"] >= 40
     assert any(e["node"]["id"].startswith("support:") and e["node"]["identities"] for e in edges)
+    assert demo.process.stderr is not None
+    said = asyncio.ensure_future(demo.process.stderr.read())  # read while it runs: a full pipe would block it
     demo.process.send_signal(signal.SIGINT)
     await asyncio.wait_for(demo.process.wait(), timeout=20)
-    assert demo.process.stderr is not None
-    errors = (await demo.process.stderr.read()).decode()
+    errors = (await said).decode()
     assert demo.process.returncode == 0, errors
     assert "Traceback" not in errors
 
