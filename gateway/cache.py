@@ -142,36 +142,30 @@ class ReadCache:
     async def generation(self, namespace: str) -> int | None:
         """The namespace's current generation; None when it cannot be proven (store down, or a
         bump of ours not yet recorded): then nothing of it is read from the cache."""
-        found = await self.generations([namespace])
-        return None if found is None else found[0]
-
-    async def generations(self, namespaces: list[str]) -> list[int] | None:
-        """The generations of several namespaces at once (one round trip); None when any is unproven."""
-        self._known.update(namespaces)
-        if any(n in self._unproven for n in namespaces):
-            return None
-        if not self.shared:
-            return [self._generations.get(n, 0) for n in namespaces]
-        if not namespaces:
-            return []
-        ok, values = await self._guarded(lambda: self.store.multi_get([_generation_key(n) for n in namespaces]))
-        if not ok:
-            return None
-        return [int(v or 0) for v in values]
+        found = await self._generations_with([namespace], [])
+        return None if found is None else found[0][0]
 
     async def generations_and_value(self, namespaces: list[str], key: str) -> tuple[list[int], Any] | None:
-        """`generations(namespaces)` and the value `set_value` stored at `key`, in one round trip
-        to a shared store; None when a generation is unproven (or the store is down)."""
+        """The generations of `namespaces` and the value `set_value` stored at `key`, in one round
+        trip to a shared store; None when a generation is unproven (or the store is down)."""
+        found = await self._generations_with(namespaces, [key])
+        return None if found is None else (found[0], found[1][0])
+
+    async def _generations_with(self, namespaces: list[str], keys: list[str]) -> tuple[list[int], list[Any]] | None:
+        """The generations of `namespaces` and the plain values stored at `keys`, read together."""
         self._known.update(namespaces)
         if any(n in self._unproven for n in namespaces):
             return None
         if not self.shared:
-            return [self._generations.get(n, 0) for n in namespaces], await self.get_value(key)
-        keys = [*(_generation_key(n) for n in namespaces), key]
-        ok, values = await self._guarded(lambda: self.store.multi_get(keys))
+            return [self._generations.get(n, 0) for n in namespaces], [await self.get_value(k) for k in keys]
+        asked = [*(_generation_key(n) for n in namespaces), *keys]
+        if not asked:
+            return [], []
+        ok, values = await self._guarded(lambda: self.store.multi_get(asked))
         if not ok:
             return None
-        return [int(v or 0) for v in values[:-1]], values[-1]
+        count = len(namespaces)
+        return [int(v or 0) for v in values[:count]], list(values[count:])
 
     async def bump(self, namespace: str, *, backend: str) -> bool:
         """Make every entry of `namespace` unreachable, on every instance sharing the store.

@@ -58,14 +58,10 @@ class Validation:
 
 
 @lru_cache(maxsize=PARSED_DOCUMENTS)
-def _validation_errors(query: str, max_tokens: int, validation: Validation) -> tuple[GraphQLError, ...]:
-    return tuple(validate(validation.schema, _parse(query, max_tokens), list(validation.rules)))
-
-
 def validation_errors(query: str, max_tokens: int, validation: Validation) -> tuple[GraphQLError, ...]:
     """Why the document `query` (parsed by `parse_document` with the same `max_tokens`) cannot run;
     empty when it can. Keyed by the text, not the parsed tree (hashing a tree walks all of it)."""
-    return _validation_errors(query, max_tokens, validation)
+    return tuple(validate(validation.schema, _parse(query, max_tokens), list(validation.rules)))
 
 
 def operations(document: DocumentNode) -> list[OperationDefinitionNode]:

@@ -377,6 +377,7 @@ class Comm100Backend(HttpBackend):
             return ScanResult([], [], 0)
         page_index, skip = self.parse_page_position(position, FIRST_PAGE)
         from_start = position is None
+        unfiltered = flt.is_empty()
         params = {**pushdown(flt), **INCLUDE_IDENTITIES, PARAM_PAGE_SIZE: str(self.settings.page_size)}
         page = self._page_at(page_index, params)
         walk = PageWalk(self.settings.url, PARAM_PAGE_INDEX, self.settings.max_pages, page)
@@ -387,7 +388,7 @@ class Comm100Backend(HttpBackend):
         # Pages asked for ahead of the one in hand, in order; each is checked against the
         # `nextPage` of the page before it when its turn comes.
         ahead: deque[tuple[PageRequest, asyncio.Future[Any]]] = deque()
-        if self.pages_by_index and flt.is_empty():
+        if unfiltered:  # pages after this one, when the vendor has shown they are named by index
             for request in self._pages_ahead(page, limit + 1 + skip, self.settings.page_size, None, params)[1:]:
                 ahead.append((request, asyncio.ensure_future(self._page(walk, request))))
         try:
@@ -399,13 +400,13 @@ class Comm100Backend(HttpBackend):
                 following = self._follow(walk, payload.get("nextPage"), page, len(records))
                 if following is not None:
                     self.pages_by_index = following.key() == self._page_at(following.index, params).key()
-                if following is not None and flt.is_empty() and not ahead:
+                if following is not None and unfiltered and not ahead:
                     listable = sum(1 for r in records[skip:] if _listable(r, include_merged))
                     wanted = limit + 1 - len(found) - listable  # +1: the match proving a next page
                     for request in self._pages_ahead(following, wanted, len(records), vendor_total, params):
                         ahead.append((request, asyncio.ensure_future(self._page(walk, request))))
                 for offset in range(skip, len(records)):
-                    if len(found) >= limit and flt.is_empty():
+                    if len(found) >= limit and unfiltered:
                         # Only counted: whether it is listed is known from the raw record.
                         beyond += _listable(records[offset], include_merged)
                         continue
@@ -419,7 +420,7 @@ class Comm100Backend(HttpBackend):
                         beyond += 1
                 # The vendor's `total` counts every record, merged-away ones included: it is this
                 # list's count only for an unfiltered list that includes them.
-                vendor_count = vendor_total if flt.is_empty() and include_merged else None
+                vendor_count = vendor_total if unfiltered and include_merged else None
                 if following is None:
                     # The whole rest of the list was read: counted exactly when read from the start.
                     return ScanResult(found, after, len(found) + beyond if from_start else vendor_count)
