@@ -8,7 +8,7 @@ A vendor that answers its whole list in one call subclasses `WholeListBackend` a
 `fetch_records`; a vendor that pages gives `scan` and `sync_pages` itself. Writes it supports
 override `create`, `update`, `delete`, `upsert_from_crm` (the others answer NOT_SUPPORTED).
 
-What the base owns: HTTP (one pooled `httpx.AsyncClient` per backend, through `gateway.http`),
+What the base owns: HTTP (one pooled transport per backend, `httpx.Request`s through `gateway.http`),
 auth headers merged with the operator's, timeouts, retries, the circuit breaker, caching, status
 mapping and decoding, id checks, and the unified filter applied to what the vendor returns. It
 keeps `gateway.backends.protocol.Backend`, the only face the layers above see.
