@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gateway.filtering import normalize_email, normalize_phone
+from gateway.filtering import normalize_phone
 
 
 def shown_phone(raw: str, region: str) -> str:
@@ -26,12 +26,3 @@ def distinct_phones(raws: Iterable[str], region: str) -> list[str]:
         if shown:
             seen.setdefault(shown, None)
     return list(seen)
-
-
-def distinct_emails(emails: Iterable[str]) -> list[str]:
-    """Each email once, compared without case; the first spelling is kept."""
-    seen: dict[str, str] = {}
-    for email in emails:
-        if email.strip():
-            seen.setdefault(normalize_email(email), email.strip())
-    return list(seen.values())

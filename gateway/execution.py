@@ -199,7 +199,7 @@ async def _run(
                 context_value=context,
                 variable_values=variables,
                 operation_name=operation_name,
-                executor_class=schema.execution_context_class,
+                executor_class=schema.executor,
             )
             if isawaitable(result):
                 result = await result

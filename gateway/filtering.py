@@ -14,15 +14,11 @@ from functools import lru_cache
 import phonenumbers
 
 from gateway import errors
-from gateway.model import Contact, ContactFilter
+from gateway.model import Contact, ContactFilter, normalize_email
 
 # Longer than any name, company or address a vendor stores (an email is at most 320): a longer
 # value matches nothing, and would not fit in a vendor's request URL.
 MAX_FILTER_TEXT = 320
-
-
-def normalize_email(value: str) -> str:
-    return value.strip().casefold()
 
 
 # North American numbers written the common ways ("+1 415 555 0100", "(415) 555-0100",

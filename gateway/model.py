@@ -98,10 +98,24 @@ class Contact:
         return make_global_id(self.backend, self.native_id)
 
     @property
+    def distinct_emails(self) -> list[str]:
+        """Each email once, compared without case (`normalize_email`); the first spelling is kept."""
+        seen: dict[str, str] = {}
+        for email in self.emails:
+            if email.strip():
+                seen.setdefault(normalize_email(email), email.strip())
+        return list(seen.values())
+
+    @property
     def merged_into_id(self) -> str | None:
         if self.merged_into_native_id is None:
             return None
         return make_global_id(self.backend, self.merged_into_native_id)
+
+
+def normalize_email(value: str) -> str:
+    """An email as compared: without case or surrounding spaces."""
+    return value.strip().casefold()
 
 
 def make_global_id(backend: str, native_id: str) -> str:

@@ -21,8 +21,8 @@ from typing import Any
 
 from gateway import errors
 from gateway.backends.protocol import Backend
-from gateway.filtering import matches, normalize_email, normalize_phone
-from gateway.model import EMPTY_FILTER, Contact, ContactFilter
+from gateway.filtering import matches, normalize_phone
+from gateway.model import EMPTY_FILTER, Contact, ContactFilter, normalize_email
 from resolvers import indexed
 from resolvers.contacts import Edge, Page, check_page_size, guarded
 from resolvers.context import RequestContext

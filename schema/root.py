@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from gateway.config import ServerSettings
 from gateway.documents import Validation
 from gateway.model import EMPTY_FILTER
+from gateway.plain_fields import executor_for
 from resolvers import backends as backend_resolvers
 from resolvers import contacts, merges, people, writes
 from schema.people import Person, PersonConnection
@@ -189,6 +190,8 @@ class GatewaySchema(strawberry.Schema):
     def __init__(self, *, validation_rules: Sequence[type[ASTValidationRule]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.validation = Validation(self._schema, (*specified_rules, *validation_rules))
+        self.executor = executor_for(self._schema)
+        self.execution_context_class = self.executor
 
 
 def build_schema(server: ServerSettings | None = None) -> GatewaySchema:

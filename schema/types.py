@@ -19,7 +19,7 @@ from strawberry.types.enum import has_enum_definition
 from gateway import model
 from gateway.backends.protocol import Capability as CapabilityModel
 from gateway.backends.registry import VENDORS
-from gateway.distinct import distinct_emails, distinct_phones
+from gateway.distinct import distinct_phones
 from gateway.filtering import checked
 from gateway.index import IndexState as IndexStateModel
 from resolvers import merges, people
@@ -149,14 +149,13 @@ class Contact(Node):
         description="Comm100: the id this record was merged into (mergeToContactId); null when not merged."
     )
 
-    @strawberry.field(
+    distinct_emails: list[str] = strawberry.field(
+        name="emails",
         description=(
             "Email addresses, each once (compared without case; the vendor's first spelling is kept). "
             "Comm100: Email identities, and an email kept in mailingAddress."
-        )
+        ),
     )
-    def emails(self, root: strawberry.Parent[model.Contact]) -> list[str]:
-        return distinct_emails(root.emails)
 
     @strawberry.field(
         description=(

@@ -7,7 +7,8 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from gateway.distinct import distinct_emails, distinct_phones
+from gateway.distinct import distinct_phones
+from gateway.model import Contact
 from gateway.simulators import comm100, genesys
 from tests.conftest import Harness
 from tests.test_comm100_mapping import DOC_RECORD
@@ -90,4 +91,5 @@ def test_distinct_values_keep_the_vendors_order_and_first_spelling() -> None:
         "xxx",
         "+14155550100",
     ]
-    assert distinct_emails(["B@x.example", "a@x.example", " b@X.example ", ""]) == ["B@x.example", "a@x.example"]
+    contact = Contact("b", "comm100", "1", emails=["B@x.example", "a@x.example", " b@X.example ", ""])
+    assert contact.distinct_emails == ["B@x.example", "a@x.example"]

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from gateway.filtering import normalize_email
-from gateway.model import ContactFilter
+from gateway.model import ContactFilter, normalize_email
 from gateway.simulators import people as data
 from gateway.simulators.comm100 import Comm100Simulator, demo_backend_settings, sample_records
 from gateway.simulators.common import Fault

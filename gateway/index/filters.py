@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, select, true
 
-from gateway.filtering import normalize_email, normalize_phone
+from gateway.filtering import normalize_phone
 from gateway.index import records
 from gateway.index.tables import contacts, keys
-from gateway.model import ContactFilter
+from gateway.model import ContactFilter, normalize_email
 
 
 def _escaped(text: str) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from gateway.filtering import normalize_email, normalize_phone, search_haystack
-from gateway.model import Address, Contact, ContactIdentity, ContactKind, ExternalId, PhoneNumber
+from gateway.filtering import normalize_phone, search_haystack
+from gateway.model import Address, Contact, ContactIdentity, ContactKind, ExternalId, PhoneNumber, normalize_email
 
 # Joined into `search_text`: a character no search needle can usefully contain.
 SEARCH_SEPARATOR = "\x1f"
