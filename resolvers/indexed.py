@@ -91,9 +91,10 @@ def people_loader(ctx: RequestContext, backends: list[Backend]) -> DataLoader[tu
         index = ctx.gateway.index
         assert index is not None
         visible = [b.cache_namespace for b in backends]
+        deployment = ctx.gateway.deployment  # not ctx: the loader lives in ctx (no cycle to outlive it)
 
         async def load(keys: list[tuple[str, str]]) -> list[list[Contact] | None]:
-            found = await index.people_of(ctx.gateway.deployment, visible, keys)
+            found = await index.people_of(deployment, visible, keys)
             return [found.get(key) for key in keys]
 
         loader = DataLoader(load_fn=load)

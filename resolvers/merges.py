@@ -35,10 +35,11 @@ def record_loader(ctx: RequestContext) -> DataLoader[RecordKey, Contact | None]:
     """This request's loader of single records; created on first use, never shared."""
     loader = ctx.loaders.get("records")
     if loader is None:
+        gateway = ctx.gateway  # not ctx: the loader lives in ctx, and a cycle would outlive the request
 
         async def load(keys: list[RecordKey]) -> list[Contact | BaseException | None]:
             # Each record succeeds or fails alone: one failing hop must not fail its batch-mates.
-            return list(await asyncio.gather(*(ctx.gateway.backend(b).get(n) for b, n in keys), return_exceptions=True))
+            return list(await asyncio.gather(*(gateway.backend(b).get(n) for b, n in keys), return_exceptions=True))
 
         loader = DataLoader(load_fn=load)
         ctx.loaders["records"] = loader

@@ -12,8 +12,8 @@ from strawberry.schema.config import StrawberryConfig
 
 from gateway.config import ServerSettings
 from gateway.documents import Validation
+from gateway.executor import executor_for
 from gateway.model import EMPTY_FILTER
-from gateway.plain_fields import executor_for
 from resolvers import backends as backend_resolvers
 from resolvers import contacts, merges, people, writes
 from schema.people import Person, PersonConnection

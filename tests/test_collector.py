@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
 from gateway import serving
+from gateway.model import Contact
+from resolvers.context import RequestContext
+from tests.conftest import Harness
 
 
 @pytest.fixture
@@ -81,3 +85,26 @@ def test_without_a_running_loop_young_passes_are_spaced_out() -> None:
     serving.settle_heap()
     assert gc.isenabled()
     assert gc.get_threshold()[0] == serving.YOUNG_GENERATION_THRESHOLD
+
+
+async def test_a_pages_contacts_go_with_its_response(harness: Harness) -> None:
+    """Reference counting alone frees what a request built (its context, loaders, contacts and
+    the records they came from) once the response is whole: nothing of it is left in a reference
+    cycle for the collector, which would traverse all of it again on every pass meanwhile."""
+    query = "{ contacts(first: 100) { edges { node { id displayName emails } } } }"
+    assert "errors" not in await harness.run(query)
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        body = await harness.run(query)
+        assert len(body["data"]["contacts"]["edges"]) == 100
+        del body
+        gc.collect()
+        left = Counter(type(o).__name__ for o in gc.garbage if isinstance(o, Contact | RequestContext | dict))
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert not left.get("Contact") and not left.get("RequestContext")
+    assert left.get("dict", 0) < 100, "not a record or an answer's object per contact"

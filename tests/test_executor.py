@@ -1,4 +1,4 @@
-"""Plain fields read in one step (gateway/plain_fields.py) answer exactly what graphql-core's
+"""Plain fields read in one step (gateway/executor.py) answer exactly what graphql-core's
 general path answers: the same data, and the same errors at the same paths when a value is out of
 the ordinary (null in a non-null field, a value its type refuses, an attribute that raises).
 

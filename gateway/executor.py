@@ -1,22 +1,22 @@
-"""Fields that only read an attribute, completed in one step instead of through the executor's
-per-field machinery.
+"""The executor the gateway runs operations with: graphql-core's, as strawberry configures it,
+with two changes that matter at scale.
 
-Most of what a contact shows is a plain attribute of the model object its resolver returned
-(`schema/views.py`): `firstName` is `contact.first_name`, a String. graphql-core runs every such
-field the general way all the same: it builds a resolve-info object, calls strawberry's default
-resolver through two wrappers, asks whether the result is awaitable, and walks the type's
-wrappers to coerce it. For a page of 1,000 contacts that is most of the execution time, and for
-no gain: the answer is the attribute, coerced by its type.
+Plain fields are read in one step. Most of what a contact shows is a plain attribute of the model
+object its resolver returned (`schema/views.py`): `firstName` is `contact.first_name`, a String.
+graphql-core runs every such field the general way all the same: it builds a resolve-info object,
+calls strawberry's default resolver through two wrappers, asks whether the result is awaitable,
+and walks the type's wrappers to coerce it. For a page of 1,000 contacts that was most of the
+execution time, for no gain: the answer is the attribute, coerced by its type. Here such a field
+is the attribute, coerced by the same `coerce_output_value` the executor calls, and an object whose
+selected fields are all plain is read straight into its result. Anything out of the ordinary on
+the way (null where the type says non-null, a value the type refuses, an attribute that raises)
+goes the general way instead, which reports it exactly as it always has: the answer is the same
+either way, errors included. A field is plain when strawberry built it without a resolver,
+extensions or arguments and reads it with the default resolver (`getattr`), and its type is a
+scalar or enum, or a list of them, nullable or not.
 
-`PlainFieldsExecutor` reads such a field directly: the attribute, coerced by the same
-`coerce_output_value` the executor calls. Anything out of the ordinary on the way (null where
-the type says non-null, a value the type refuses, an attribute that raises) goes to the general
-path instead, which reports it exactly as it always has. So the answer is the same either way,
-errors included; only the common case is cheaper.
-
-A field is plain when strawberry built it without a resolver, extensions or arguments and reads
-it with the default resolver (`getattr`), and its type is a scalar or enum, or a list of them,
-nullable or not.
+What a request built goes with its response (`GatewayExecutor._released`), by reference counting,
+not by a later pass of the garbage collector.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from operator import attrgetter
 from typing import Any, ClassVar
 
 from graphql import (
+    ExecutionResult,
     GraphQLField,
     GraphQLLeafType,
     GraphQLList,
@@ -122,8 +123,9 @@ def plain_readers(schema: GraphQLSchema) -> dict[str, dict[str, Reader]]:
     return readers
 
 
-class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor, reading plain fields in one step (`executor_for` binds a schema)."""
+class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor, reading plain fields in one step and letting go of itself once a
+    response is whole (`executor_for` binds a schema)."""
 
     readers: ClassVar[Mapping[str, Mapping[str, Reader]]] = {}
 
@@ -131,6 +133,27 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         # By id of graphql-core's grouped field set (kept with it, so a reused id is not mistaken).
         self._plans: dict[int, tuple[GroupedFieldSet, Plan]] = {}
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        """graphql-core's, then the executor lets go of itself (see `_released`)."""
+        result = super().execute_operation(serially)
+        if not self.is_awaitable(result):
+            return self._released(result)
+
+        async def released() -> Any:
+            return self._released(await result)
+
+        return released()
+
+    def _released(self, result: Any) -> Any:
+        """graphql-core's executor holds helpers bound to itself: a reference cycle, so the
+        executor, the request context and everything they reach (a page's contacts, the records
+        they came from) would wait for the garbage collector instead of going when the response
+        does. Once a response is whole, the cycle is cut. (With @defer the later parts still
+        need the executor; the collector frees those.)"""
+        if isinstance(result, ExecutionResult):
+            vars(self).pop("async_helpers", None)
+        return result
 
     def execute_fields(
         self,
@@ -190,6 +213,6 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
 
-def executor_for(schema: GraphQLSchema) -> type[PlainFieldsExecutor]:
+def executor_for(schema: GraphQLSchema) -> type[GatewayExecutor]:
     """An executor class that knows `schema`'s plain fields."""
-    return type("GatewayExecutor", (PlainFieldsExecutor,), {"readers": plain_readers(schema)})
+    return type("GatewayExecutor", (GatewayExecutor,), {"readers": plain_readers(schema)})
