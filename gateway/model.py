@@ -10,10 +10,22 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from typing_extensions import dataclass_transform
 
 # Comm100 (and others) write this GUID for "no merge target".
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+T = TypeVar("T")
+
+
+@dataclass_transform(frozen_default=True)
+def value_object(cls: type[T]) -> type[T]:
+    """A small immutable value (an address, an identity, a phone number): frozen for the type
+    checker, which refuses any assignment to one, and a plain slotted dataclass at run time, as a
+    frozen dataclass sets each field through `object.__setattr__` (2.4 us for an identity against
+    0.5 us; a page of 1,000 Comm100 contacts makes ~5,000 of them). Compared and hashed by value."""
+    return dataclass(slots=True, unsafe_hash=True)(cls)
 
 
 class ContactKind(enum.Enum):
@@ -24,7 +36,7 @@ class ContactKind(enum.Enum):
     CUSTOM = "CUSTOM"
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Address:
     line1: str | None = None
     line2: str | None = None
@@ -37,13 +49,13 @@ class Address:
         return not any((self.line1, self.line2, self.city, self.region, self.postal_code, self.country))
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class ExternalId:
     system: str
     value: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class ContactIdentity:
     type: str
     value: str | None = None
@@ -53,7 +65,7 @@ class ContactIdentity:
     url: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class PhoneNumber:
     """One phone number as the vendor keeps it: `raw` as written, `type` the kind of number
     ("phone", or the channel of a Comm100 identity such as "WhatsApp"), `source` the vendor field
@@ -131,7 +143,7 @@ def split_global_id(global_id: str) -> tuple[str, str] | None:
     return backend, native
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class ExternalIdFilter:
     system: str | None = None
     value: str | None = None
