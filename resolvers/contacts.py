@@ -148,16 +148,18 @@ async def list_contacts(
     )
     results = await exact_totals(ctx, info, selected, results, in_index, flt, include_merged)
     edges: list[Edge[Contact]] = []
+    more = False  # a backend has matches after its last edge that it did not return
     for i in range(start, len(selected)):
         result = results[i]
         if result is None:
             continue
         for contact, resume in zip(result.contacts, result.after, strict=True):
             edges.append(Edge(Cursor(selected[i].name, resume), fingerprint, contact))
-        if len(edges) > first:
+        if len(edges) > first or result.more:
+            more = result.more
             break
     totals = [r.total if r is not None else None for r in results]
-    has_next = len(edges) > first
+    has_next = len(edges) > first or more
     edges = edges[:first]
     merges.remember(ctx, [e.node for e in edges])  # hops to listed records cost no call
     if not include_merged:

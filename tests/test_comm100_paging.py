@@ -260,3 +260,29 @@ async def test_a_vendor_paging_with_tokens_is_read_one_page_ahead_only(
         assert len(result.contacts) == 450
         assert vendor.asked == [1, 2, 3, 4, 5]  # each page once, in order, none named by us
         assert vendor.most_in_flight == 1
+
+
+@pytest.mark.parametrize(("size", "next_page"), [(1200, True), (1000, False)])
+async def test_a_counted_list_reads_no_page_only_to_prove_a_next_one(
+    make_custom: Callable[..., Harness], size: int, next_page: bool
+) -> None:
+    """With merged records included every record is listed and Comm100's `total` counts them all:
+    1,000 contacts in pages of 100 are ten pages, the count proving (or not) that more follow,
+    and the next page starts right after the last edge."""
+    records = [{"id": comm100.guid(f"c-{n}"), "name": f"C {n}", "contactIdentities": []} for n in range(size)]
+    sim = comm100.Comm100Simulator(records=records)
+    settings = {**comm100.demo_backend_settings("https://support.test"), "page_size": 100, "retries": 0}
+    harness = make_custom({"support": (sim, settings)}, server={"max_page_size": 1000}, cache={"ttl_s": 0})
+    query = """query($after: String, $first: Int!) {
+      contacts(first: $first, after: $after, includeMerged: true) {
+        totalCount pageInfo { hasNextPage endCursor } edges { node { displayName } } } }"""
+    for _ in range(2):  # the second time the vendor is known to page by index: pages asked at once
+        sim.state.reset()
+        page = (await harness.run(query, {"first": 1000}))["data"]["contacts"]
+        assert [e["node"]["displayName"] for e in page["edges"]] == [f"C {n}" for n in range(1000)]
+        assert page["pageInfo"]["hasNextPage"] is next_page
+        assert page["totalCount"] == size
+        assert harness.calls("support") == 10
+    rest = (await harness.run(query, {"first": 5, "after": page["pageInfo"]["endCursor"]}))["data"]["contacts"]
+    assert [e["node"]["displayName"] for e in rest["edges"]] == [f"C {n}" for n in range(1000, min(size, 1005))]
+    assert rest["pageInfo"]["hasNextPage"] is (size > 1005)

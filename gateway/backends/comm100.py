@@ -384,6 +384,7 @@ class Comm100Backend(HttpBackend):
         found: list[Contact] = []
         after: list[str] = []
         beyond = 0  # matches past `limit`, counted while their page is in hand anyway
+        read = 0  # records on the pages read so far (from the start of the list)
         vendor_total: int | None = None
         # Pages asked for ahead of the one in hand, in order; each is checked against the
         # `nextPage` of the page before it when its turn comes.
@@ -400,10 +401,15 @@ class Comm100Backend(HttpBackend):
                 following = self._follow(walk, payload.get("nextPage"), page, len(records))
                 if following is not None:
                     self.pages_by_index = following.key() == self._page_at(following.index, params).key()
-                if following is not None and unfiltered and not ahead:
+                # Every record is a match and the vendor counts them all, from the list's start: the
+                # count proves what follows, so the caller's last match (its proof of a next page)
+                # need not be read, nor one more beyond it.
+                counted = from_start and unfiltered and include_merged and vendor_total is not None
+                if following is not None and unfiltered and len(ahead) < PAGES_AT_ONCE:
                     listable = sum(1 for r in records[skip:] if _listable(r, include_merged))
-                    wanted = limit + 1 - len(found) - listable  # +1: the match proving a next page
-                    for request in self._pages_ahead(following, wanted, len(records), vendor_total, params):
+                    # else +1: the match proving a next page
+                    wanted = (limit - 1 if counted else limit + 1) - len(found) - listable
+                    for request in self._more_ahead(following, ahead, wanted, len(records), vendor_total, params):
                         ahead.append((request, asyncio.ensure_future(self._page(walk, request))))
                 for offset in range(skip, len(records)):
                     if len(found) >= limit and unfiltered:
@@ -418,6 +424,7 @@ class Comm100Backend(HttpBackend):
                         after.append(f"{page.index}:{offset + 1}")
                     else:
                         beyond += 1
+                read += len(records)
                 # The vendor's `total` counts every record, merged-away ones included: it is this
                 # list's count only for an unfiltered list that includes them.
                 vendor_count = vendor_total if unfiltered and include_merged else None
@@ -426,6 +433,8 @@ class Comm100Backend(HttpBackend):
                     return ScanResult(found, after, len(found) + beyond if from_start else vendor_count)
                 if beyond:
                     return ScanResult(found, after, vendor_count)
+                if counted and len(found) >= limit - 1 and vendor_count is not None and vendor_count > read:
+                    return ScanResult(found, after, vendor_count, more=True)
                 if ahead and ahead[0][0].key() == following.key():
                     page, pending = ahead.popleft()
                     payload = await pending
@@ -435,6 +444,27 @@ class Comm100Backend(HttpBackend):
                 skip = 0
         finally:
             _cancel(ahead)
+
+    def _more_ahead(
+        self,
+        following: PageRequest,
+        ahead: deque[tuple[PageRequest, asyncio.Future[Any]]],
+        wanted: int,
+        page_size: int,
+        total: int | None,
+        params: Mapping[str, str],
+    ) -> list[PageRequest]:
+        """The pages to ask for now, with `ahead` already asked for: from `following` when nothing
+        is, else those after the last one asked, for what the pages in flight cannot hold, so that
+        up to PAGES_AT_ONCE stay in flight while the pages in hand are mapped."""
+        if not ahead:
+            return self._pages_ahead(following, wanted, page_size, total, params)
+        rest = wanted - len(ahead) * page_size
+        next_index = ahead[-1][0].index + 1
+        if rest <= 0 or page_size <= 0 or (total is not None and (next_index - FIRST_PAGE) * page_size >= total):
+            return []
+        more = self._pages_ahead(self._page_at(next_index, params), rest, page_size, total, params)
+        return more[: PAGES_AT_ONCE - len(ahead)] if self.pages_by_index else []
 
     def _pages_ahead(
         self, following: PageRequest, wanted: int, page_size: int, total: int | None, params: Mapping[str, str]

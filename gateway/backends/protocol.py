@@ -31,12 +31,15 @@ class ScanResult:
     """Up to `limit` matching contacts from a position.
 
     `after[k]` is the position that resumes right after `contacts[k]`; `total` is the number of
-    matches in the whole backend when known, else None (never a guess).
+    matches in the whole backend when known, else None (never a guess). `more` says that matches
+    follow the last of `contacts` which the scan did not return (the vendor's own count proves
+    them): a list's next page then starts with them, however few `contacts` there are.
     """
 
     contacts: list[Contact]
     after: list[str]
     total: int | None
+    more: bool = False
 
 
 class Backend(Protocol):
