@@ -5,14 +5,13 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 
-from starlette.requests import Request
-
 from gateway import errors
 from gateway.config import ApiKeySettings
+from gateway.graphql_http.asgi import HttpRequest
 from gateway.graphql_http.payload import RequestRefused
 
 
-def scope_of(request: Request, api_keys: Sequence[ApiKeySettings]) -> frozenset[str] | None:
+def scope_of(request: HttpRequest, api_keys: Sequence[ApiKeySettings]) -> frozenset[str] | None:
     """The backends this caller may see; None means every backend (also when no keys are set)."""
     if not api_keys:
         return None

@@ -11,14 +11,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from graphql import DocumentNode
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, StreamingResponse
+from starlette.types import Receive, Scope, Send
 from strawberry.types.graphql import OperationType
 
 from gateway import errors, graphiql
 from gateway.documents import DocumentError, chosen_operation
 from gateway.execution import Outcome, execute, prepare, request_error
 from gateway.graphql_http.api_keys import scope_of
+from gateway.graphql_http.asgi import Answer, ClientGone, HttpRequest, answer_internal_error
 from gateway.graphql_http.media import (
     GRAPHQL_RESPONSE,
     JSON,
@@ -37,8 +38,11 @@ from schema.root import GatewaySchema
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
+# What the endpoint answers with: its own whole answers, or Starlette's for HTML and multipart.
+Response = Answer | HTMLResponse | StreamingResponse
 
-def request_id_of(request: Request) -> str:
+
+def request_id_of(request: HttpRequest) -> str:
     """The caller's X-Request-ID when it is a sane token, else a fresh one."""
     given = request.headers.get("x-request-id", "")
     return given if _REQUEST_ID.match(given) else os.urandom(16).hex()
@@ -46,7 +50,8 @@ def request_id_of(request: Request) -> str:
 
 class GraphQLEndpoint:
     """Authenticate, read, fill in an APQ document, then answer: from the response cache or by
-    executing, with the status and media type the spec gives."""
+    executing, with the status and media type the spec gives. An ASGI app: the app hands it
+    `/graphql` GETs and POSTs straight from the server (see `gateway.app`)."""
 
     def __init__(
         self, schema: GatewaySchema, gateway: Gateway, graphiql_tabs: Sequence[graphiql.Example] | None = None
@@ -58,12 +63,24 @@ class GraphQLEndpoint:
         self.reuse = ResponseReuse(gateway)
         self.graphiql_page = graphiql.page(tabs=graphiql_tabs)
 
-    async def __call__(self, request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            response = await self.respond(HttpRequest(scope, receive))
+        except ClientGone:
+            return  # nobody is left to answer
+        except Exception:
+            # As Starlette's ServerErrorMiddleware: a bare 500 (never a traceback), then the server logs it.
+            await answer_internal_error(send)
+            raise
+        await response(scope, receive, send)
+
+    async def respond(self, request: HttpRequest) -> Response:
         request_id = request_id_of(request)
         if wants_graphiql(request) and self.server.graphiql:
             return HTMLResponse(self.graphiql_page, headers={"x-request-id": request_id})
-        media = choose_media_type(request.headers.get("accept"))
-        if media is None and accepts_multipart(request.headers.get("accept")):
+        accept = request.headers.get("accept")
+        media = choose_media_type(accept)
+        if media is None and accepts_multipart(accept):
             media = JSON  # the parts of a multipart answer are JSON; a whole answer is too
         if media is None:
             error = errors.BadUserInput(f"cannot answer in any of the accepted types; use {GRAPHQL_RESPONSE} or {JSON}")
@@ -73,13 +90,15 @@ class GraphQLEndpoint:
             payload = await read_payload(request, self.server.max_query_bytes)
             if isinstance(payload, list) and request.method == "POST":
                 return await self.answer_batch(payload, scope, media, request_id)
-            params = await self.with_document(operation_params(payload))
+            params = operation_params(payload)
+            if params.get("extensions"):
+                params = await self.with_document(params)
         except RequestRefused as refused:
             return json_response(request_error(refused.error), refused.status, media, request_id, refused.headers)
         return await self.answer_operation(request, params, scope, media, request_id)
 
     async def answer_operation(
-        self, request: Request, params: dict[str, Any], scope: frozenset[str] | None, media: str, request_id: str
+        self, request: HttpRequest, params: dict[str, Any], scope: frozenset[str] | None, media: str, request_id: str
     ) -> Response:
         """One operation's answer: a stored one for the same read at the same generations, or a run."""
         name = params.get("operationName")
@@ -97,9 +116,7 @@ class GraphQLEndpoint:
         reusable = await self.reuse.store(slot, cacheable, outcome, request, media, request_id)
         return reusable or outcome_response(outcome, media, request_id)
 
-    async def answer_batch(
-        self, items: list[Any], scope: frozenset[str] | None, media: str, request_id: str
-    ) -> Response:
+    async def answer_batch(self, items: list[Any], scope: frozenset[str] | None, media: str, request_id: str) -> Answer:
         """A JSON array of operations: an array of results, each with its own errors."""
         limit = self.server.max_batch_size
         if not items:
