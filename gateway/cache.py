@@ -154,7 +154,7 @@ class ReadCache:
     async def _generations_with(self, namespaces: list[str], keys: list[str]) -> tuple[list[int], list[Any]] | None:
         """The generations of `namespaces` and the plain values stored at `keys`, read together."""
         self._known.update(namespaces)
-        if any(n in self._unproven for n in namespaces):
+        if self._unproven and any(n in self._unproven for n in namespaces):
             return None
         if not self.shared:
             return [self._generations.get(n, 0) for n in namespaces], [await self._read_memory(k) for k in keys]

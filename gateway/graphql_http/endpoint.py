@@ -8,6 +8,7 @@ import asyncio
 import os
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from graphql import DocumentNode
@@ -16,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.types.graphql import OperationType
 
 from gateway import errors, graphiql
-from gateway.documents import DocumentError, chosen_operation
+from gateway.documents import PARSED_DOCUMENTS, DocumentError, chosen_operation
 from gateway.execution import Outcome, execute, prepare, request_error
 from gateway.graphql_http.api_keys import scope_of
 from gateway.graphql_http.asgi import Answer, ClientGone, HttpRequest, answer_internal_error
@@ -62,6 +63,9 @@ class GraphQLEndpoint:
         self.api_keys = gateway.settings.auth.api_keys
         self.reuse = ResponseReuse(gateway)
         self.graphiql_page = graphiql.page(tabs=graphiql_tabs)
+        # Each text's parsed document and whether its operation may be reused, worked out once
+        # (a document that cannot run raises each time: failures are not kept).
+        self.prepared = lru_cache(maxsize=PARSED_DOCUMENTS)(self._prepare)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -103,10 +107,9 @@ class GraphQLEndpoint:
         """One operation's answer: a stored one for the same read at the same generations, or a run."""
         name = params.get("operationName")
         try:  # parsed once, before anything is looked up: a malformed document costs nothing more
-            document = prepare(self.gateway, params["query"], name)
+            document, cacheable = self.prepared(params["query"], name)
         except DocumentError as exc:
             return outcome_response(Outcome(request_error(exc), has_data=False), media, request_id)
-        cacheable = is_cacheable(chosen_operation(document, name))
         slot = await self.reuse.look_up(params, scope, cacheable)
         if slot is not None and slot.found is not None:
             return with_etag(slot.found.body, slot.found.etag, request, media, request_id)
@@ -115,6 +118,10 @@ class GraphQLEndpoint:
             return await answer_in_parts(outcome, request.headers.get("accept"), media, request_id)
         reusable = await self.reuse.store(slot, cacheable, outcome, request, media, request_id)
         return reusable or outcome_response(outcome, media, request_id)
+
+    def _prepare(self, query: str, name: str | None) -> tuple[DocumentNode, bool]:
+        document = prepare(self.gateway, query, name)
+        return document, is_cacheable(chosen_operation(document, name))
 
     async def answer_batch(self, items: list[Any], scope: frozenset[str] | None, media: str, request_id: str) -> Answer:
         """A JSON array of operations: an array of results, each with its own errors."""
