@@ -6,7 +6,6 @@ responses; every answer here is an ASGI app, so the endpoint sends both the same
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
@@ -66,7 +65,8 @@ class HttpRequest:
 
 
 class Answer:
-    """A whole answer: status, encoded headers (content-length is added here) and body."""
+    """A whole answer: status, encoded headers (content-length is added here, to the list given)
+    and body."""
 
     __slots__ = ("body", "headers", "status")
 
@@ -87,13 +87,5 @@ def encoded_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
 
 
+# What Starlette's ServerErrorMiddleware answers when nothing was sent yet: never a traceback.
 INTERNAL_ERROR = Answer(500, [(b"content-type", b"text/plain; charset=utf-8")], b"Internal Server Error")
-
-
-async def answer_internal_error(send: Send) -> None:
-    """What Starlette's ServerErrorMiddleware answers (never a traceback) when nothing was sent yet."""
-    await INTERNAL_ERROR({}, _never_receive, send)
-
-
-async def _never_receive() -> Any:  # pragma: no cover - an Answer never reads
-    raise RuntimeError("an answer does not read the request")

@@ -20,7 +20,7 @@ from gateway import errors, graphiql
 from gateway.documents import PARSED_DOCUMENTS, DocumentError, chosen_operation
 from gateway.execution import Outcome, execute, prepare, request_error
 from gateway.graphql_http.api_keys import scope_of
-from gateway.graphql_http.asgi import Answer, ClientGone, HttpRequest, answer_internal_error
+from gateway.graphql_http.asgi import INTERNAL_ERROR, Answer, ClientGone, HttpRequest
 from gateway.graphql_http.media import (
     GRAPHQL_RESPONSE,
     JSON,
@@ -40,7 +40,7 @@ from schema.root import GatewaySchema
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 # What the endpoint answers with: its own whole answers, or Starlette's for HTML and multipart.
-Response = Answer | HTMLResponse | StreamingResponse
+EndpointAnswer = Answer | HTMLResponse | StreamingResponse
 
 
 def request_id_of(request: HttpRequest) -> str:
@@ -73,12 +73,11 @@ class GraphQLEndpoint:
         except ClientGone:
             return  # nobody is left to answer
         except Exception:
-            # As Starlette's ServerErrorMiddleware: a bare 500 (never a traceback), then the server logs it.
-            await answer_internal_error(send)
+            await INTERNAL_ERROR(scope, receive, send)  # then the server logs it, as behind Starlette
             raise
         await response(scope, receive, send)
 
-    async def respond(self, request: HttpRequest) -> Response:
+    async def respond(self, request: HttpRequest) -> EndpointAnswer:
         request_id = request_id_of(request)
         if wants_graphiql(request) and self.server.graphiql:
             return HTMLResponse(self.graphiql_page, headers={"x-request-id": request_id})
@@ -103,7 +102,7 @@ class GraphQLEndpoint:
 
     async def answer_operation(
         self, request: HttpRequest, params: dict[str, Any], scope: frozenset[str] | None, media: str, request_id: str
-    ) -> Response:
+    ) -> EndpointAnswer:
         """One operation's answer: a stored one for the same read at the same generations, or a run."""
         name = params.get("operationName")
         try:  # parsed once, before anything is looked up: a malformed document costs nothing more
