@@ -19,7 +19,7 @@ from strawberry.types.graphql import OperationType
 from gateway import errors, graphiql
 from gateway.documents import PARSED_DOCUMENTS, DocumentError, chosen_operation
 from gateway.execution import Outcome, execute, prepare, request_error
-from gateway.graphql_http.api_keys import scope_of
+from gateway.graphql_http.api_keys import ApiKeys
 from gateway.graphql_http.asgi import INTERNAL_ERROR, Answer, ClientGone, HttpRequest
 from gateway.graphql_http.media import (
     GRAPHQL_RESPONSE,
@@ -60,7 +60,7 @@ class GraphQLEndpoint:
         self.schema = schema
         self.gateway = gateway
         self.server = gateway.settings.server
-        self.api_keys = gateway.settings.auth.api_keys
+        self.api_keys = ApiKeys(gateway.settings.auth.api_keys)
         self.reuse = ResponseReuse(gateway)
         self.graphiql_page = graphiql.page(tabs=graphiql_tabs)
         # Each text's parsed document and whether its operation may be reused, worked out once
@@ -89,7 +89,7 @@ class GraphQLEndpoint:
             error = errors.BadUserInput(f"cannot answer in any of the accepted types; use {GRAPHQL_RESPONSE} or {JSON}")
             return json_response(request_error(error), 406, JSON, request_id)
         try:
-            scope = scope_of(request, self.api_keys)
+            scope = self.api_keys.scope_of(request)
             payload = await read_payload(request, self.server.max_query_bytes)
             if isinstance(payload, list) and request.method == "POST":
                 return await self.answer_batch(payload, scope, media, request_id)
