@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
 import httpx
 import orjson
@@ -15,6 +16,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import graphiql, logs
 from gateway.config import GatewaySettings
@@ -28,21 +30,44 @@ SYNC_STOP_S = 5.0
 log = logging.getLogger("gateway.app")
 
 
+GRAPHQL_PATH = "/graphql"
+
+
+class GatewayApp(Starlette):
+    """Starlette, with `/graphql` GETs and POSTs handed from the server straight to the GraphQL
+    endpoint (behind CORS when configured): its answers are the gateway's hot path, and Starlette's
+    error and exception middlewares, router and request-response wrapper each cost a call per ASGI
+    message with nothing to do for it (the endpoint answers its own errors as they would, with a
+    bare 500). Every other request, and `/graphql` under a root path or with another method, takes
+    the usual way, where the router holds the same endpoint."""
+
+    graphql: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == GRAPHQL_PATH
+            and scope["method"] in ("POST", "GET")
+            and not scope.get("root_path")
+        ):
+            scope["app"] = self
+            await self.graphql(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: GatewaySettings,
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     graphiql_tabs: Sequence[graphiql.Example] | None = None,
-) -> Starlette:
+) -> GatewayApp:
     """Build the app; `transports` routes backends to in-process simulators (tests, demo), and
     `graphiql_tabs` replaces GraphiQL's example tabs (the demo's name its sample records)."""
     gateway = Gateway.from_settings(settings, transports=transports)
     logs.redact_secrets(settings.secrets())
     schema = build_schema(settings.server)
     endpoint = GraphQLEndpoint(schema, gateway, graphiql_tabs)
-
-    async def graphql(request: Request) -> Response:
-        return await endpoint(request)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -127,9 +152,9 @@ def create_app(
                     log.warning("index: the sync did not stop within %g s; shutting down anyway", SYNC_STOP_S)
             await gateway.aclose()
 
-    app = Starlette(
+    app = GatewayApp(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(GRAPHQL_PATH, endpoint, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route(graphiql.STATIC_PREFIX + "/{name}", static, methods=["GET"]),
@@ -139,17 +164,19 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    app.graphql = endpoint
     cors = settings.server.cors
     if cors.allow_origins:  # off unless origins are configured
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=cors.allow_origins,
-            allow_methods=cors.allow_methods,
-            allow_headers=cors.allow_headers,
-            allow_credentials=cors.allow_credentials,
-            max_age=cors.max_age,
-            expose_headers=["x-request-id", "etag"],
-        )
+        options: dict[str, Any] = {
+            "allow_origins": cors.allow_origins,
+            "allow_methods": cors.allow_methods,
+            "allow_headers": cors.allow_headers,
+            "allow_credentials": cors.allow_credentials,
+            "max_age": cors.max_age,
+            "expose_headers": ["x-request-id", "etag"],
+        }
+        app.add_middleware(CORSMiddleware, **options)
+        app.graphql = CORSMiddleware(endpoint, **options)
     app.state.gateway = gateway
     app.state.schema = schema
     return app
@@ -159,7 +186,7 @@ CONFIG_ENV = "CONTACT_GATEWAY_CONFIG"
 LOG_FORMAT_ENV = "CONTACT_GATEWAY_LOG_FORMAT"
 
 
-def app_from_environment() -> Starlette:
+def app_from_environment() -> GatewayApp:
     """The app of one `serve --workers N` worker: config path and log format come from the
     environment the parent set (the parent validated the config before starting any worker)."""
     import os

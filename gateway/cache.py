@@ -154,10 +154,10 @@ class ReadCache:
     async def _generations_with(self, namespaces: list[str], keys: list[str]) -> tuple[list[int], list[Any]] | None:
         """The generations of `namespaces` and the plain values stored at `keys`, read together."""
         self._known.update(namespaces)
-        if any(n in self._unproven for n in namespaces):
+        if self._unproven and any(n in self._unproven for n in namespaces):
             return None
         if not self.shared:
-            return [self._generations.get(n, 0) for n in namespaces], [await self.get_value(k) for k in keys]
+            return [self._generations.get(n, 0) for n in namespaces], [await self._read_memory(k) for k in keys]
         asked = [*(_generation_key(n) for n in namespaces), *keys]
         if not asked:
             return [], []
@@ -222,8 +222,17 @@ class ReadCache:
 
     async def get_value(self, key: str) -> Any:
         """A plain value stored with `set_value`, or None (also when the store is unreachable)."""
+        if not self.shared:
+            return await self._read_memory(key)
         _, value = await self._guarded(lambda: self.store.get(key))
         return value
+
+    async def _read_memory(self, key: str) -> Any:
+        """A read of the memory store through its backend's own get: aiocache's public `get` wraps
+        every call in an environment lookup (AIOCACHE_DISABLE), a timeout wrapper, plugin hooks with
+        two clock reads, key building and a debug log, none of which a dict lookup needs (no
+        namespace, no plugins, no timeout and the null serializer: `open_store`)."""
+        return await self.store._get(key)
 
     async def set_value(self, key: str, value: Any, ttl_s: float) -> None:
         await self._guarded(lambda: self.store.set(key, value, ttl=_whole_seconds(ttl_s)))
@@ -343,6 +352,8 @@ class ReadCache:
 
     async def _entry(self, key: str) -> tuple[bool, Entry | None]:
         """(reachable, the entry stored under `key` if any)."""
+        if not self.shared:
+            return True, Entry.from_stored(await self._read_memory(key))
         ok, stored = await self._guarded(lambda: self.store.get(key))
         return ok, Entry.from_stored(stored) if ok else None
 

@@ -79,6 +79,7 @@ class Metrics:
         )  # fmt: skip
         self._operations: set[str] = set()
         self._children: dict[tuple[str | None, str], tuple[Any, Any]] = {}
+        self._response_cache_children: dict[str, Any] = {}
 
     def watch(self, breakers: Callable[[], Mapping[str, str]], inflight: Callable[[], Mapping[str, int]]) -> None:
         self.registry.register(_StateCollector(breakers, inflight))
@@ -106,7 +107,10 @@ class Metrics:
         children[1].observe(seconds)
 
     def response_cache_event(self, event: str) -> None:
-        self.response_cache.labels(event).inc()
+        child = self._response_cache_children.get(event)
+        if child is None:  # a handful of events: each child is looked up (under a lock) once
+            child = self._response_cache_children[event] = self.response_cache.labels(event)
+        child.inc()
 
     def observe_call(self, backend: str, operation: str, outcome: str, seconds: float) -> None:
         self.backend_calls.labels(backend, operation, outcome).inc()

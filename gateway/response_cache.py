@@ -31,6 +31,31 @@ class CachedResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """An answer as the store holds it, with the backends' generations it was made at. In memory
+    the object itself is kept (a hit serves its bytes as they are); Redis holds its wire form."""
+
+    answer: CachedResponse
+    generations: list[int]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"b": self.answer.body.decode(), "e": self.answer.etag, "g": self.generations}
+
+    @classmethod
+    def from_stored(cls, value: Any) -> StoredResponse | None:
+        """The entry a store gave back (the object from memory, the wire form from Redis); None
+        for anything else."""
+        if isinstance(value, StoredResponse):
+            return value
+        if not isinstance(value, dict):
+            return None
+        body, etag, generations = value.get("b"), value.get("e"), value.get("g")
+        if isinstance(body, str) and isinstance(etag, str) and isinstance(generations, list):
+            return cls(CachedResponse(body.encode(), etag), generations)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class Slot:
     """A read's place in the response cache: its key, the backends' generations when it was looked
     up, and the answer stored there at those generations, if any."""
@@ -59,6 +84,8 @@ class ResponseCache:
         # Deployments sharing one Redis may call a backend by the same name with other
         # credentials or settings (region, hop limit): their answers must never meet.
         self.config_digest = config_digest
+        # Per caller scope (at most one per API key, plus "all"): the namespaces it sees, sorted.
+        self._visible: dict[frozenset[str] | None, tuple[list[str] | str, list[str]]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -75,44 +102,34 @@ class ResponseCache:
         the backends' current generations; None when the read may not be reused. The generations
         and the entry come in one round trip to the store (the entry names the generations it was
         made at, instead of the key holding them)."""
-        visible = sorted(n for n in self.namespaces if scope is None or n in scope)
+        scoped, namespaces = self._seen_by(scope)
         try:
-            identity = self._identity(scope, query, operation_name, variables, visible)
+            identity = orjson.dumps(
+                [scoped, query, operation_name, variables, namespaces, self.config_digest],
+                option=orjson.OPT_SORT_KEYS,
+            )
         except orjson.JSONEncodeError:  # variables nested past what can be hashed: not reused
             return None
         key = f"{PREFIX}:resp:{hashlib.sha256(identity).hexdigest()}"
-        found = await self.cache.generations_and_value([self.namespaces[n] for n in visible], key)
+        found = await self.cache.generations_and_value(namespaces, key)
         if found is None:
             return None
-        generations, entry = found
-        hit = None
-        if isinstance(entry, dict) and entry.get("g") == generations:
-            body = entry["b"].encode() if isinstance(entry["b"], str) else entry["b"]
-            hit = CachedResponse(body, entry["e"])
+        generations, value = found
+        stored = StoredResponse.from_stored(value)
+        hit = stored.answer if stored is not None and stored.generations == generations else None
         return Slot(key, generations, hit)
 
-    def _identity(
-        self,
-        scope: frozenset[str] | None,
-        query: str,
-        operation_name: str | None,
-        variables: dict[str, Any] | None,
-        visible: list[str],
-    ) -> bytes:
-        return orjson.dumps(
-            [
-                sorted(scope) if scope is not None else "*",
-                query,
-                operation_name,
-                variables,
-                [self.namespaces[n] for n in visible],
-                self.config_digest,
-            ],
-            option=orjson.OPT_SORT_KEYS,
-        )
+    def _seen_by(self, scope: frozenset[str] | None) -> tuple[list[str] | str, list[str]]:
+        """The scope as the key names it, and the cache namespaces of the backends it sees."""
+        seen = self._visible.get(scope)
+        if seen is None:
+            visible = sorted(n for n in self.namespaces if scope is None or n in scope)
+            seen = sorted(scope) if scope is not None else "*", [self.namespaces[n] for n in visible]
+            self._visible[scope] = seen
+        return seen
 
     async def put(self, slot: Slot, body: bytes, etag: str) -> None:
         """Store an answer made at `slot`'s generations (read before it was made: a write meanwhile
         leaves it unreachable)."""
-        stored = body.decode() if self.cache.shared else body
-        await self.cache.set_value(slot.key, {"b": stored, "e": etag, "g": slot.generations}, self.ttl_s)
+        stored = StoredResponse(CachedResponse(body, etag), slot.generations)
+        await self.cache.set_value(slot.key, stored, self.ttl_s)

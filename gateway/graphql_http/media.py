@@ -8,22 +8,33 @@ GraphQL-over-HTTP spec says (Apollo Client 3 sends `*/*`).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
 
 from gateway.execution import Outcome
+from gateway.graphql_http.asgi import Answer, HttpRequest, encoded_headers
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+
+
+# Clients send the same few Accept headers again and again; longer ones are worked out each time
+# (the memo must not hold whatever a client chooses to send).
+MEMO_ACCEPT_CHARS = 256
 
 
 def choose_media_type(accept: str | None) -> str | None:
     """The response media type for this Accept header, or None when we can offer none of it."""
     if not accept or not accept.strip():
         return JSON
+    if len(accept) <= MEMO_ACCEPT_CHARS:
+        return _remembered_choice(accept)
+    return _choose(accept)
+
+
+def _choose(accept: str) -> str | None:
     offers: list[tuple[float, int, str]] = []
     for index, part in enumerate(accept.split(",")):
         media, *params = (p.strip() for p in part.split(";"))
@@ -45,7 +56,10 @@ def choose_media_type(accept: str | None) -> str | None:
     return max(offers)[2] if offers else None
 
 
-def wants_graphiql(request: Request) -> bool:
+_remembered_choice = lru_cache(maxsize=64)(_choose)
+
+
+def wants_graphiql(request: HttpRequest) -> bool:
     """A browser opening the endpoint (HTML accepted, no query given)."""
     accept = request.headers.get("accept", "")
     return request.method == "GET" and "text/html" in accept and "query" not in request.query_params
@@ -55,22 +69,24 @@ def content_type(media: str) -> str:
     return f"{media}; charset=utf-8" if media == GRAPHQL_RESPONSE else media
 
 
+# The content-type header of each media type, encoded once.
+CONTENT_TYPE_HEADERS = {media: (b"content-type", content_type(media).encode()) for media in (GRAPHQL_RESPONSE, JSON)}
+
+
 def json_response(
     body: dict[str, Any] | list[Any] | bytes,
     status: int,
     media: str,
     request_id: str,
     headers: dict[str, str] | None = None,
-) -> Response:
-    return Response(
-        body if isinstance(body, bytes) else orjson.dumps(body),
-        status_code=status,
-        media_type=content_type(media),
-        headers={"x-request-id": request_id, **(headers or {})},
-    )
+) -> Answer:
+    encoded = [CONTENT_TYPE_HEADERS[media], (b"x-request-id", request_id.encode("latin-1"))]
+    if headers:
+        encoded += encoded_headers(headers)
+    return Answer(status, encoded, body if isinstance(body, bytes) else orjson.dumps(body))
 
 
-def outcome_response(outcome: Outcome, media: str, request_id: str) -> Response:
+def outcome_response(outcome: Outcome, media: str, request_id: str) -> Answer:
     """An executed (or refused) operation's answer with the status its media type calls for."""
     if outcome.operation_not_allowed:
         return json_response(outcome.body, 405, media, request_id, {"allow": "POST"})

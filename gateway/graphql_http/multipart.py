@@ -7,10 +7,11 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import StreamingResponse
 from strawberry.http.streaming import MultipartTransport
 
 from gateway.execution import Outcome
+from gateway.graphql_http.asgi import Answer
 from gateway.graphql_http.media import json_response
 from gateway.incremental import merge_parts
 
@@ -32,7 +33,9 @@ def accepts_multipart(accept: str | None) -> bool:
     return False
 
 
-async def answer_in_parts(outcome: Outcome, accept: str | None, media: str, request_id: str) -> Response:
+async def answer_in_parts(
+    outcome: Outcome, accept: str | None, media: str, request_id: str
+) -> Answer | StreamingResponse:
     """The first part at once and each later part as it is ready, or all of them merged."""
     assert outcome.later_parts is not None
     later_parts = outcome.later_parts

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import Request
 
 from gateway import errors
+from gateway.graphql_http.asgi import BodyTooLarge, HttpRequest
 from gateway.graphql_http.media import JSON
 
 
@@ -23,7 +23,7 @@ class RequestRefused(Exception):
         self.headers = headers or {}
 
 
-async def read_payload(request: Request, max_bytes: int) -> Any:
+async def read_payload(request: HttpRequest, max_bytes: int) -> Any:
     """The request's parameters, decoded but not yet checked (an object, or a batch array)."""
     if request.method == "GET":
         if len(request.scope.get("query_string", b"")) > max_bytes:
@@ -39,9 +39,10 @@ async def read_payload(request: Request, max_bytes: int) -> Any:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise RequestRefused(_too_large(max_bytes), 413)
-    body = await request.body()
-    if len(body) > max_bytes:
-        raise RequestRefused(_too_large(max_bytes), 413)
+    try:
+        body = await request.body(max_bytes)
+    except BodyTooLarge:
+        raise RequestRefused(_too_large(max_bytes), 413) from None
     return _decode(body, "body")
 
 

@@ -11,10 +11,9 @@ import time
 from typing import Any
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
 
 from gateway.execution import Outcome
+from gateway.graphql_http.asgi import Answer, HttpRequest, encoded_headers
 from gateway.graphql_http.media import json_response
 from gateway.response_cache import Slot, etag_of
 from gateway.runtime import Gateway
@@ -36,14 +35,14 @@ class ResponseReuse:
         slot = await responses.look_up(scope, params["query"], params.get("operationName"), params.get("variables"))
         if slot is None:
             return None
-        self.gateway.metrics.response_cache_event("hit" if slot.found else "miss")
+        self.gateway.metrics.response_cache_event("hit" if slot.found is not None else "miss")
         if slot.found is not None:
             self.gateway.metrics.observe_request(params.get("operationName"), "ok", time.perf_counter() - started)
         return slot
 
     async def store(
-        self, slot: Slot | None, cacheable: bool, outcome: Outcome, request: Request, media: str, request_id: str
-    ) -> Response | None:
+        self, slot: Slot | None, cacheable: bool, outcome: Outcome, request: HttpRequest, media: str, request_id: str
+    ) -> Answer | None:
         """The answer to a clean read (stored in `slot` when given), or None when it is not one."""
         if not (cacheable and outcome.clean):
             return None
@@ -55,12 +54,12 @@ class ResponseReuse:
         return with_etag(body, etag, request, media, request_id)
 
 
-def with_etag(body: bytes, etag: str, request: Request, media: str, request_id: str) -> Response:
+def with_etag(body: bytes, etag: str, request: HttpRequest, media: str, request_id: str) -> Answer:
     """A clean read's answer; over GET with its ETag, and 304 when the client holds it already."""
-    headers: dict[str, str] = {}
-    if request.method == "GET":
-        headers = {"etag": etag, "cache-control": "private, no-cache"}
-        held = request.headers.get("if-none-match", "")
-        if any(tag.strip().removeprefix("W/") in (etag, "*") for tag in held.split(",")):
-            return Response(status_code=304, headers={"x-request-id": request_id, **headers})
+    if request.method != "GET":
+        return json_response(body, 200, media, request_id)
+    headers = {"etag": etag, "cache-control": "private, no-cache"}
+    held = request.headers.get("if-none-match", "")
+    if any(tag.strip().removeprefix("W/") in (etag, "*") for tag in held.split(",")):
+        return Answer(304, [(b"x-request-id", request_id.encode("latin-1")), *encoded_headers(headers)])
     return json_response(body, 200, media, request_id, headers)
