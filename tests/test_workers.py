@@ -7,10 +7,13 @@ once, and a write through any worker makes every worker's next read fresh.
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +87,11 @@ async def fresh_connection_post(base: str, body: dict[str, Any]) -> dict[str, An
         return response.json()  # type: ignore[no-any-return]
 
 
-@pytest.mark.redis
-async def test_two_workers_share_coalescing_and_invalidation(
-    vendor: tuple[Comm100Simulator, int], tmp_path: Path
-) -> None:
+@asynccontextmanager
+async def two_workers(tmp_path: Path, vendor_port: int) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """`serve --workers 2` on the shared Redis cache; stopped with Ctrl-C, which must end it cleanly."""
     require_redis()
     redis.Redis.from_url(REDIS_URL).flushdb()
-    sim, vendor_port = vendor
     port = free_port()
     config = write_config(tmp_path, vendor_port, REDIS_URL)
     process = await asyncio.create_subprocess_exec(
@@ -103,6 +104,22 @@ async def test_two_workers_share_coalescing_and_invalidation(
         assert process.stdout is not None
         assert "with 2 workers" in (await process.stdout.readline()).decode()
         await wait_until_up(base, process)
+        yield base, process
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(process.communicate(), timeout=30)
+        stderr = err.decode()
+        redis.Redis.from_url(REDIS_URL).flushdb()
+    assert process.returncode == 0
+    assert "Traceback" not in stderr and DEMO_TOKEN not in stderr
+
+
+@pytest.mark.redis
+async def test_two_workers_share_coalescing_and_invalidation(
+    vendor: tuple[Comm100Simulator, int], tmp_path: Path
+) -> None:
+    sim, vendor_port = vendor
+    async with two_workers(tmp_path, vendor_port) as (base, process):
         assert len(children_of(process.pid)) >= 2  # the supervisor and its two workers
         sim.state.reset()
         sim.state.latency_s = 0.3
@@ -116,13 +133,37 @@ async def test_two_workers_share_coalescing_and_invalidation(
         assert "errors" not in written
         after = await asyncio.gather(*(fresh_connection_post(base, read) for _ in range(12)))
         assert {r["data"]["contact"]["title"] for r in after} == {"Across workers"}
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, err = await asyncio.wait_for(process.communicate(), timeout=30)
-        stderr = err.decode()
-        redis.Redis.from_url(REDIS_URL).flushdb()
-    assert process.returncode == 0
-    assert "Traceback" not in stderr and DEMO_TOKEN not in stderr
+
+
+async def worker_behind_one_connection(base: str, read: dict[str, Any]) -> str:
+    """A keep-alive connection (as a load tool or a client's pool holds one) reads a contact, then
+    asks /metrics on that same connection which worker process answers it."""
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=1)) as client:
+        answer = (await client.post(f"{base}/graphql", json=read)).json()
+        assert "errors" not in answer
+        metrics = (await client.get(f"{base}/metrics")).text
+    found = re.search(r'^gateway_process_info\{pid="(\d+)"\} 1\.0$', metrics, re.MULTILINE)
+    assert found is not None, "/metrics names the worker process that answers"
+    return found.group(1)
+
+
+@pytest.mark.redis
+async def test_two_workers_each_serve_a_share_of_connections_opened_at_once(
+    vendor: tuple[Comm100Simulator, int], tmp_path: Path
+) -> None:
+    """A load tool or a busy client opens its keep-alive connections in one burst. With one
+    listening socket shared by the workers, the worker that woke first accepted nearly all of
+    them (20 of 20 or 19 of 20 in most tries), leaving the second worker idle. Each worker must
+    get a fair share: with 40 connections spread at random, fewer than 5 on one worker happens
+    about once in five million runs."""
+    _, vendor_port = vendor
+    async with two_workers(tmp_path, vendor_port) as (base, process):
+        read = {"query": ONE, "variables": {"id": CONTACT}}
+        await fresh_connection_post(base, read)  # cached: the burst below measures workers, not the vendor
+        workers = Counter(await asyncio.gather(*(worker_behind_one_connection(base, read) for _ in range(40))))
+        assert set(workers) <= {str(pid) for pid in children_of(process.pid)}
+        assert len(workers) == 2, f"connections per worker pid: {dict(workers)}"
+        assert min(workers.values()) >= 5, f"connections per worker pid: {dict(workers)}"
 
 
 def test_several_workers_with_a_memory_cache_are_refused(tmp_path: Path) -> None:
