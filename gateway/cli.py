@@ -6,16 +6,18 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from gateway import logs
 from gateway.config import ConfigError, GatewaySettings, load_config
+
+if TYPE_CHECKING:
+    from gateway.serving import WorkerPort
 
 EXIT_CONFIG = 2
 EXIT_PROBE_FAILED = 3  # like `query`'s partial answer: some backends failed, named on stderr
@@ -56,7 +58,7 @@ def cmd_print_schema(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.app import create_app
-    from gateway.serving import bind, is_loopback, make_server, serve_all
+    from gateway.serving import WorkerPort, bind, is_loopback, make_server, serve_all
 
     settings = _load(args.config, {"server": {"workers": args.workers}} if args.workers else None)
     workers = settings.server.workers
@@ -72,10 +74,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             " from the backends' credentials, and stop working when those rotate.",
             file=sys.stderr,
         )
+    if workers > 1:
+        port = WorkerPort.reserve(args.host, args.port)
+        return _serve_workers(args, workers, port, f"http://{args.host}:{port.getsockname()[1]}/graphql")
     sock = bind(args.host, args.port)
     url = f"http://{args.host}:{sock.getsockname()[1]}/graphql"
-    if workers > 1:
-        return _serve_workers(args, workers, sock, url)
     server = make_server(create_app(settings), log_level="info")
 
     def banner() -> None:
@@ -85,9 +88,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_workers(args: argparse.Namespace, workers: int, sock: socket.socket, url: str) -> int:
-    """Several worker processes on one listening socket, sharing the Redis cache; uvicorn's
-    supervisor restarts a worker that dies and stops them all on Ctrl-C or SIGTERM."""
+def _serve_workers(args: argparse.Namespace, workers: int, port: WorkerPort, url: str) -> int:
+    """Several worker processes on one port, each with a listening socket of its own (WorkerPort),
+    sharing the Redis cache; uvicorn's supervisor restarts a worker that dies and stops them all
+    on Ctrl-C or SIGTERM."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
@@ -105,7 +109,7 @@ def _serve_workers(args: argparse.Namespace, workers: int, sock: socket.socket, 
         lifespan="on",
     )
     print(f"contact-gateway: serving on {url} with {workers} workers", flush=True)
-    Multiprocess(config, sockets=[sock]).run()
+    Multiprocess(config, sockets=[port]).run()
     return 0
 
 

@@ -1,6 +1,7 @@
 """Prometheus metrics (prometheus-client), one registry per app: GraphQL requests, backend calls,
-cache events, breaker state, coalesced calls, index passes and the answering process. Labels never carry ids, filters or secrets;
-client-chosen operation names are bounded so they cannot blow up the series count.
+cache events, breaker state, coalesced calls, index passes and the answering process. Labels never
+carry ids, filters or secrets; client-chosen operation names are bounded so they cannot blow up the
+series count.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ once, and a write through any worker makes every worker's next read fresh.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import subprocess
@@ -88,21 +89,26 @@ async def fresh_connection_post(base: str, body: dict[str, Any]) -> dict[str, An
 
 
 @asynccontextmanager
-async def two_workers(tmp_path: Path, vendor_port: int) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
-    """`serve --workers 2` on the shared Redis cache; stopped with Ctrl-C, which must end it cleanly."""
+async def two_workers(
+    tmp_path: Path, vendor_port: int, port: int | None = None
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """`serve --workers 2` on the shared Redis cache (port 0: one it picks and prints); stopped with
+    Ctrl-C, which must end it cleanly."""
     require_redis()
     redis.Redis.from_url(REDIS_URL).flushdb()
-    port = free_port()
+    port = free_port() if port is None else port
     config = write_config(tmp_path, vendor_port, REDIS_URL)
     process = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--port", str(port), "--workers", "2"],
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
         assert process.stdout is not None
-        assert "with 2 workers" in (await process.stdout.readline()).decode()
+        banner = (await process.stdout.readline()).decode()
+        found = re.search(r"serving on (http://127\.0\.0\.1:\d+)/graphql with 2 workers", banner)
+        assert found is not None, banner
+        base = found.group(1)
         await wait_until_up(base, process)
         yield base, process
     finally:
@@ -164,6 +170,32 @@ async def test_two_workers_each_serve_a_share_of_connections_opened_at_once(
         assert set(workers) <= {str(pid) for pid in children_of(process.pid)}
         assert len(workers) == 2, f"connections per worker pid: {dict(workers)}"
         assert min(workers.values()) >= 5, f"connections per worker pid: {dict(workers)}"
+
+
+@pytest.mark.redis
+async def test_a_restarted_worker_takes_its_share_on_the_port_picked_at_start(
+    vendor: tuple[Comm100Simulator, int], tmp_path: Path
+) -> None:
+    """--port 0 picks one port for every worker; a worker that dies is replaced, and the new one
+    listens on that port too and gets connections (each worker has a listening socket of its own)."""
+    _, vendor_port = vendor
+    async with two_workers(tmp_path, vendor_port, port=0) as (base, process):
+        read = {"query": ONE, "variables": {"id": CONTACT}}
+        await fresh_connection_post(base, read)
+        before = Counter(await asyncio.gather(*(worker_behind_one_connection(base, read) for _ in range(40))))
+        assert len(before) == 2, f"connections per worker pid: {dict(before)}"
+        assert {int(pid) for pid in before} <= set(children_of(process.pid))
+        killed, survivor = sorted(before)
+        os.kill(int(killed), signal.SIGKILL)
+        for _ in range(200):  # uvicorn's supervisor looks at its workers every half second
+            answering = set(await asyncio.gather(*(worker_behind_one_connection(base, read) for _ in range(8))))
+            if answering - set(before):
+                break  # the replacement listens
+            await asyncio.sleep(0.05)
+        after = Counter(await asyncio.gather(*(worker_behind_one_connection(base, read) for _ in range(40))))
+        assert killed not in after and survivor in after
+        assert len(after) == 2, f"connections per worker pid: {dict(after)}"
+        assert min(after.values()) >= 5, f"connections per worker pid: {dict(after)}"
 
 
 def test_several_workers_with_a_memory_cache_are_refused(tmp_path: Path) -> None:
