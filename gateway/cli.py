@@ -93,6 +93,7 @@ def _serve_workers(args: argparse.Namespace, workers: int, port: WorkerPort, url
     sharing the Redis cache; uvicorn's supervisor restarts a worker that dies and stops them all
     on Ctrl-C or SIGTERM."""
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
     from gateway.app import CONFIG_ENV, LOG_FORMAT_ENV
@@ -109,8 +110,10 @@ def _serve_workers(args: argparse.Namespace, workers: int, port: WorkerPort, url
         lifespan="on",
     )
     print(f"contact-gateway: serving on {url} with {workers} workers", flush=True)
-    Multiprocess(config, sockets=[port]).run()
-    return 0
+    supervisor = Multiprocess(config, sockets=[port])
+    supervisor.run()
+    # A worker that could not start (its reason is on stderr) stopped them all: not a clean exit.
+    return 1 if any(worker.exitcode == STARTUP_FAILURE for worker in supervisor.processes) else 0
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -21,8 +22,9 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from uvicorn.config import STARTUP_FAILURE
 
-from gateway.serving import bind, make_server
+from gateway.serving import WorkerPort, bind, listen_for_worker, make_server
 from gateway.simulators.comm100 import DEMO_TOKEN, PREFIX, Comm100Simulator, guid
 from tests.services import free_port, redis_url, require_redis
 
@@ -209,3 +211,34 @@ def test_several_workers_with_a_memory_cache_are_refused(tmp_path: Path) -> None
     assert result.returncode == 2
     assert "cache.url" in result.stderr and "shared cache" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_worker_that_cannot_listen_says_why_and_stops_the_supervisor(capsys: pytest.CaptureFixture[str]) -> None:
+    """Another program listens on the port without sharing it: the worker says so in one line and
+    exits with uvicorn's start-up failure code, which stops the supervisor instead of a restart loop."""
+    taken = bind("127.0.0.1", 0)
+    port = taken.getsockname()[1]
+    try:
+        with pytest.raises(SystemExit) as exited:
+            listen_for_worker("127.0.0.1", port)
+    finally:
+        taken.close()
+    assert exited.value.code == STARTUP_FAILURE
+    assert f"a worker cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_the_supervisors_port_is_sent_to_a_worker_as_a_listener_of_its_own() -> None:
+    held = WorkerPort.reserve("127.0.0.1", 0)
+    try:
+        rebuild, where = held.__reduce__()
+        first, second = rebuild(*where), rebuild(*where)
+        try:
+            assert first.getsockname() == second.getsockname() == held.getsockname()
+            assert first.fileno() != second.fileno()
+            assert first.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+            assert held.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 0  # gets no connection
+        finally:
+            first.close()
+            second.close()
+    finally:
+        held.close()
