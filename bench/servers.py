@@ -114,6 +114,19 @@ def baseline(name: str) -> Any:
     return serving([sys.executable, "-m", "bench.apps", name])
 
 
+def children(pid: int) -> list[int]:
+    """The live processes whose parent is `pid` (a supervisor's workers), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            after_name = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(after_name[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -6,16 +6,18 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from gateway import logs
 from gateway.config import ConfigError, GatewaySettings, load_config
+
+if TYPE_CHECKING:
+    from gateway.serving import WorkerPort
 
 EXIT_CONFIG = 2
 EXIT_PROBE_FAILED = 3  # like `query`'s partial answer: some backends failed, named on stderr
@@ -56,7 +58,7 @@ def cmd_print_schema(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.app import create_app
-    from gateway.serving import bind, is_loopback, make_server, serve_all
+    from gateway.serving import WorkerPort, bind, is_loopback, make_server, serve_all
 
     settings = _load(args.config, {"server": {"workers": args.workers}} if args.workers else None)
     workers = settings.server.workers
@@ -72,10 +74,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             " from the backends' credentials, and stop working when those rotate.",
             file=sys.stderr,
         )
+    if workers > 1:
+        port = WorkerPort.reserve(args.host, args.port)
+        return _serve_workers(args, workers, port, f"http://{args.host}:{port.getsockname()[1]}/graphql")
     sock = bind(args.host, args.port)
     url = f"http://{args.host}:{sock.getsockname()[1]}/graphql"
-    if workers > 1:
-        return _serve_workers(args, workers, sock, url)
     server = make_server(create_app(settings), log_level="info")
 
     def banner() -> None:
@@ -85,10 +88,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_workers(args: argparse.Namespace, workers: int, sock: socket.socket, url: str) -> int:
-    """Several worker processes on one listening socket, sharing the Redis cache; uvicorn's
-    supervisor restarts a worker that dies and stops them all on Ctrl-C or SIGTERM."""
+def _serve_workers(args: argparse.Namespace, workers: int, port: WorkerPort, url: str) -> int:
+    """Several worker processes on one port, each with a listening socket of its own (WorkerPort),
+    sharing the Redis cache; uvicorn's supervisor restarts a worker that dies and stops them all
+    on Ctrl-C or SIGTERM."""
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
     from gateway.app import CONFIG_ENV, LOG_FORMAT_ENV
@@ -105,8 +110,10 @@ def _serve_workers(args: argparse.Namespace, workers: int, sock: socket.socket, 
         lifespan="on",
     )
     print(f"contact-gateway: serving on {url} with {workers} workers", flush=True)
-    Multiprocess(config, sockets=[sock]).run()
-    return 0
+    supervisor = Multiprocess(config, sockets=[port])
+    supervisor.run()
+    # A worker that could not start (its reason is on stderr) stopped them all: not a clean exit.
+    return 1 if any(worker.exitcode == STARTUP_FAILURE for worker in supervisor.processes) else 0
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

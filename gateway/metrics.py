@@ -1,15 +1,17 @@
 """Prometheus metrics (prometheus-client), one registry per app: GraphQL requests, backend calls,
-cache events, breaker state, coalesced calls and index passes. Labels never carry ids, filters or secrets;
-client-chosen operation names are bounded so they cannot blow up the series count.
+cache events, breaker state, coalesced calls, index passes and the answering process. Labels never
+carry ids, filters or secrets; client-chosen operation names are bounded so they cannot blow up the
+series count.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -77,6 +79,11 @@ class Metrics:
             "gateway_index_records", "Contacts in a backend's index after its last completed pass", ["backend"],
             registry=self.registry,
         )  # fmt: skip
+        # Under `serve --workers N` each scrape is answered by one worker, with that worker's counts:
+        # its pid says which one (and, over several scrapes, that every worker takes connections).
+        Info("gateway_process", "The worker process answering this scrape", registry=self.registry).info(
+            {"pid": str(os.getpid())}
+        )
         self._operations: set[str] = set()
         self._children: dict[tuple[str | None, str], tuple[Any, Any]] = {}
         self._response_cache_children: dict[str, Any] = {}

@@ -12,10 +12,12 @@ import gc
 import ipaddress
 import signal
 import socket
+import sys
 from collections.abc import Callable, Generator
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.config import STARTUP_FAILURE
 
 
 class QuietServer(uvicorn.Server):
@@ -26,18 +28,62 @@ class QuietServer(uvicorn.Server):
         yield
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket; port 0 picks a free one (read it back with getsockname)."""
+def bind(host: str, port: int, *, reuse_port: bool = False, listen: bool = True) -> socket.socket:
+    """A listening socket; port 0 picks a free one (read it back with getsockname).
+
+    `reuse_port` lets several sockets of this user listen on one port (SO_REUSEPORT): the kernel
+    then spreads new connections over them. Without `listen`, the socket only holds the port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on connections whose
     # socket says TCP, and accepted sockets inherit it. With 0, every response waits on the
     # peer's delayed ACK: ~44 ms a request, capping a connection at ~22 requests/s.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        if listen:
+            sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
     sock.setblocking(False)
     return sock
+
+
+class WorkerPort(socket.socket):
+    """The port of `serve --workers N`: the supervisor holds it (bound, not listening), and every
+    worker process it is sent to opens a listening socket of its own on it (SO_REUSEPORT).
+
+    With one listening socket shared by the workers, the worker that woke first accepted every
+    connection then waiting: a load tool's or a client pool's burst of keep-alive connections
+    (40 of 40, 20 of 20 in most tries) went to one worker, and the others idled. The kernel spreads
+    new connections over the workers' own sockets by a hash of each connection's addresses.
+    uvicorn's supervisor hands its sockets to each worker it starts (and restarts) by pickling
+    them; this socket pickles as "listen on my port", so a restarted worker listens afresh. While
+    the supervisor holds the port, no other user can take it; it never listens itself, so the
+    kernel sends it no connection."""
+
+    @classmethod
+    def reserve(cls, host: str, port: int) -> WorkerPort:
+        """Hold `port` on `host` (0: a free one, then the same one for every worker)."""
+        held = bind(host, port, reuse_port=True, listen=False)
+        return cls(held.family, held.type, held.proto, fileno=held.detach())
+
+    def __reduce__(self) -> tuple[Callable[[str, int], socket.socket], tuple[str, int]]:
+        host, port = self.getsockname()[:2]
+        return listen_for_worker, (host, port)
+
+
+def listen_for_worker(host: str, port: int) -> socket.socket:
+    """In a worker process: its own listening socket on the supervisor's port (see WorkerPort)."""
+    try:
+        return bind(host, port, reuse_port=True)
+    except OSError as exc:
+        # Said once, then uvicorn's supervisor stops instead of restarting a worker that cannot listen.
+        print(f"contact-gateway: a worker cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        raise SystemExit(STARTUP_FAILURE) from None
 
 
 def is_loopback(host: str) -> bool:

@@ -14,6 +14,7 @@ import redis
 
 from gateway.app import create_app
 from gateway.backends.base import HttpBackend
+from gateway.cache_store import open_store
 from gateway.runtime import Gateway
 from gateway.simulators.comm100 import PREFIX, Comm100Simulator, guid, sample_records
 from gateway.simulators.common import Fault
@@ -120,6 +121,14 @@ async def test_cache_keys_hold_no_secret_and_no_filter_value() -> None:
     client.close()
     assert keys
     assert not [k for k in keys if "very-secret" in k or "ava.nguyen" in k or "acme" in k]
+
+
+def test_redis_replies_are_parsed_in_c() -> None:
+    """hiredis is a dependency: without it redis-py parses every reply in Python, ~17% more CPU
+    a Redis-cached read. No connection is opened here."""
+    store = open_store("redis://127.0.0.1:6379/0", max_connections=1)
+    connection = store.client.connection_pool.make_connection()
+    assert type(connection._parser).__name__ == "_AsyncHiredisParser"
 
 
 async def test_fifty_identical_queries_at_once_make_one_vendor_call(

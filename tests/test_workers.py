@@ -7,18 +7,24 @@ once, and a write through any worker makes every worker's next read fresh.
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import signal
+import socket
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis
+from uvicorn.config import STARTUP_FAILURE
 
-from gateway.serving import bind, make_server
+from gateway.serving import WorkerPort, bind, listen_for_worker, make_server
 from gateway.simulators.comm100 import DEMO_TOKEN, PREFIX, Comm100Simulator, guid
 from tests.services import free_port, redis_url, require_redis
 
@@ -84,25 +90,44 @@ async def fresh_connection_post(base: str, body: dict[str, Any]) -> dict[str, An
         return response.json()  # type: ignore[no-any-return]
 
 
-@pytest.mark.redis
-async def test_two_workers_share_coalescing_and_invalidation(
-    vendor: tuple[Comm100Simulator, int], tmp_path: Path
-) -> None:
+@asynccontextmanager
+async def two_workers(
+    tmp_path: Path, vendor_port: int, port: int | None = None
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """`serve --workers 2` on the shared Redis cache (port 0: one it picks and prints); stopped with
+    Ctrl-C, which must end it cleanly."""
     require_redis()
     redis.Redis.from_url(REDIS_URL).flushdb()
-    sim, vendor_port = vendor
-    port = free_port()
+    port = free_port() if port is None else port
     config = write_config(tmp_path, vendor_port, REDIS_URL)
     process = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--port", str(port), "--workers", "2"],
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
         assert process.stdout is not None
-        assert "with 2 workers" in (await process.stdout.readline()).decode()
+        banner = (await process.stdout.readline()).decode()
+        found = re.search(r"serving on (http://127\.0\.0\.1:\d+)/graphql with 2 workers", banner)
+        assert found is not None, banner
+        base = found.group(1)
         await wait_until_up(base, process)
+        yield base, process
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(process.communicate(), timeout=30)
+        stderr = err.decode()
+        redis.Redis.from_url(REDIS_URL).flushdb()
+    assert process.returncode == 0
+    assert "Traceback" not in stderr and DEMO_TOKEN not in stderr
+
+
+@pytest.mark.redis
+async def test_two_workers_share_coalescing_and_invalidation(
+    vendor: tuple[Comm100Simulator, int], tmp_path: Path
+) -> None:
+    sim, vendor_port = vendor
+    async with two_workers(tmp_path, vendor_port) as (base, process):
         assert len(children_of(process.pid)) >= 2  # the supervisor and its two workers
         sim.state.reset()
         sim.state.latency_s = 0.3
@@ -116,13 +141,63 @@ async def test_two_workers_share_coalescing_and_invalidation(
         assert "errors" not in written
         after = await asyncio.gather(*(fresh_connection_post(base, read) for _ in range(12)))
         assert {r["data"]["contact"]["title"] for r in after} == {"Across workers"}
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, err = await asyncio.wait_for(process.communicate(), timeout=30)
-        stderr = err.decode()
-        redis.Redis.from_url(REDIS_URL).flushdb()
-    assert process.returncode == 0
-    assert "Traceback" not in stderr and DEMO_TOKEN not in stderr
+
+
+async def worker_behind_one_connection(base: str, read: dict[str, Any]) -> str:
+    """A keep-alive connection (as a load tool or a client's pool holds one) reads a contact, then
+    asks /metrics on that same connection which worker process answers it."""
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=1)) as client:
+        answer = (await client.post(f"{base}/graphql", json=read)).json()
+        assert "errors" not in answer
+        metrics = (await client.get(f"{base}/metrics")).text
+    found = re.search(r'^gateway_process_info\{pid="(\d+)"\} 1\.0$', metrics, re.MULTILINE)
+    assert found is not None, "/metrics names the worker process that answers"
+    return found.group(1)
+
+
+@pytest.mark.redis
+async def test_two_workers_each_serve_a_share_of_connections_opened_at_once(
+    vendor: tuple[Comm100Simulator, int], tmp_path: Path
+) -> None:
+    """A load tool or a busy client opens its keep-alive connections in one burst. With one
+    listening socket shared by the workers, the worker that woke first accepted nearly all of
+    them (20 of 20 or 19 of 20 in most tries), leaving the second worker idle. Each worker must
+    get a fair share: with 40 connections spread at random, fewer than 5 on one worker happens
+    about once in five million runs."""
+    _, vendor_port = vendor
+    async with two_workers(tmp_path, vendor_port) as (base, process):
+        read = {"query": ONE, "variables": {"id": CONTACT}}
+        await fresh_connection_post(base, read)  # cached: the burst below measures workers, not the vendor
+        workers = Counter(await asyncio.gather(*(worker_behind_one_connection(base, read) for _ in range(40))))
+        assert set(workers) <= {str(pid) for pid in children_of(process.pid)}
+        assert len(workers) == 2, f"connections per worker pid: {dict(workers)}"
+        assert min(workers.values()) >= 5, f"connections per worker pid: {dict(workers)}"
+
+
+@pytest.mark.redis
+async def test_a_restarted_worker_takes_its_share_on_the_port_picked_at_start(
+    vendor: tuple[Comm100Simulator, int], tmp_path: Path
+) -> None:
+    """--port 0 picks one port for every worker; a worker that dies is replaced, and the new one
+    listens on that port too and gets connections (each worker has a listening socket of its own)."""
+    _, vendor_port = vendor
+    async with two_workers(tmp_path, vendor_port, port=0) as (base, process):
+        read = {"query": ONE, "variables": {"id": CONTACT}}
+        await fresh_connection_post(base, read)
+        before = Counter(await asyncio.gather(*(worker_behind_one_connection(base, read) for _ in range(40))))
+        assert len(before) == 2, f"connections per worker pid: {dict(before)}"
+        assert {int(pid) for pid in before} <= set(children_of(process.pid))
+        killed, survivor = sorted(before)
+        os.kill(int(killed), signal.SIGKILL)
+        for _ in range(200):  # uvicorn's supervisor looks at its workers every half second
+            answering = set(await asyncio.gather(*(worker_behind_one_connection(base, read) for _ in range(8))))
+            if answering - set(before):
+                break  # the replacement listens
+            await asyncio.sleep(0.05)
+        after = Counter(await asyncio.gather(*(worker_behind_one_connection(base, read) for _ in range(40))))
+        assert killed not in after and survivor in after
+        assert len(after) == 2, f"connections per worker pid: {dict(after)}"
+        assert min(after.values()) >= 5, f"connections per worker pid: {dict(after)}"
 
 
 def test_several_workers_with_a_memory_cache_are_refused(tmp_path: Path) -> None:
@@ -136,3 +211,34 @@ def test_several_workers_with_a_memory_cache_are_refused(tmp_path: Path) -> None
     assert result.returncode == 2
     assert "cache.url" in result.stderr and "shared cache" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_worker_that_cannot_listen_says_why_and_stops_the_supervisor(capsys: pytest.CaptureFixture[str]) -> None:
+    """Another program listens on the port without sharing it: the worker says so in one line and
+    exits with uvicorn's start-up failure code, which stops the supervisor instead of a restart loop."""
+    taken = bind("127.0.0.1", 0)
+    port = taken.getsockname()[1]
+    try:
+        with pytest.raises(SystemExit) as exited:
+            listen_for_worker("127.0.0.1", port)
+    finally:
+        taken.close()
+    assert exited.value.code == STARTUP_FAILURE
+    assert f"a worker cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_the_supervisors_port_is_sent_to_a_worker_as_a_listener_of_its_own() -> None:
+    held = WorkerPort.reserve("127.0.0.1", 0)
+    try:
+        rebuild, where = held.__reduce__()
+        first, second = rebuild(*where), rebuild(*where)
+        try:
+            assert first.getsockname() == second.getsockname() == held.getsockname()
+            assert first.fileno() != second.fileno()
+            assert first.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+            assert held.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 0  # gets no connection
+        finally:
+            first.close()
+            second.close()
+    finally:
+        held.close()
