@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import bindparam, inspect, text
 
+from gateway.backends.comm100 import to_contact
 from gateway.index import ContactIndex, IndexState
 from gateway.index_cli import run_sync
 from gateway.model import ContactFilter
@@ -412,3 +413,29 @@ async def test_rows_no_gateway_syncs_for_a_week_expire_and_rows_still_synced_sta
     assert (await rows_of(theirs, kept))["index_people"] == 30
     people = await theirs.run("{ people(first: 1) { totalCount } }")
     assert people["data"]["people"]["totalCount"] == 30
+
+
+async def test_a_write_whose_caller_is_cancelled_runs_to_its_end_and_closing_waits_for_it(
+    index_db: IndexDatabase,
+) -> None:
+    """A sync stopped at shutdown (or a request past its deadline) is cancelled while the index
+    writes: the write still completes and gives its connection back, and closing the index waits
+    for it instead of leaving a connection cut mid-way (with aiosqlite, SQLAlchemy's clean-up of
+    such a connection could wait forever, and the process with it)."""
+    contacts = [c for c in (to_contact(r, "support") for r in generated_records(range(300))) if c.native_id]
+    index = ContactIndex(index_db.url, schema=index_db.schema)
+    await index.open()
+    start = await index.begin_pass("support:x", "support")
+    writing = asyncio.create_task(index.store_page("support:x", start.number, contacts, 0, "2", "US"))
+    await asyncio.sleep(0)  # the write has started
+    writing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writing
+    await asyncio.wait_for(index.aclose(), timeout=30)
+    assert not index.in_flight
+    reopened = ContactIndex(index_db.url, schema=index_db.schema)
+    await reopened.open()
+    try:
+        assert await reopened.count_matching("support:x", ContactFilter(), "US", True) == len(contacts)
+    finally:
+        await reopened.aclose()

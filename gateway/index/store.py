@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.engine import make_url
@@ -34,6 +35,38 @@ log = logging.getLogger("gateway.index")
 
 # What a database that is down, refuses us or is misconfigured raises: reported in one line.
 INDEX_UNAVAILABLE = (SQLAlchemyError, OSError, asyncio.TimeoutError)
+
+
+# How long closing waits for database calls still running (see `to_the_end`).
+CLOSE_WAIT_S = 5.0
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def to_the_end(
+    method: Callable[Concatenate[ContactIndex, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[ContactIndex, P], Coroutine[Any, Any, T]]:
+    """A database call that runs to its end even when its caller is cancelled (a request past its
+    deadline, a sync stopped at shutdown): the caller stops waiting at once, the call finishes and
+    gives its connection back, and `aclose` waits for it. Cut mid-way, SQLAlchemy terminates the
+    connection in a task of its own, which with aiosqlite can wait forever on the connection's
+    stopped thread: shutting down then hung in asyncio's final cancellation of leftover tasks."""
+
+    @functools.wraps(method)
+    async def running(index: ContactIndex, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        call = asyncio.ensure_future(method(index, *args, **kwargs))
+        index.in_flight.add(call)
+        call.add_done_callback(index.in_flight.discard)
+        call.add_done_callback(_seen)
+        return await asyncio.shield(call)
+
+    return running
+
+
+def _seen(call: asyncio.Future[Any]) -> None:
+    """A call's failure counts as seen: its caller has it, or stopped waiting and needs it no more."""
+    if not call.cancelled():
+        call.exception()
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -93,6 +126,8 @@ class ContactIndex:
         self._engine: AsyncEngine | None = None
         self._local_locks: dict[str, asyncio.Lock] = {}
         self._sqlite_writer = asyncio.Lock()
+        # Database calls running (`to_the_end`), waited for by `aclose`.
+        self.in_flight: set[asyncio.Future[Any]] = set()
 
     @property
     def engine(self) -> AsyncEngine:
@@ -110,6 +145,8 @@ class ContactIndex:
             self._engine = await database.connect(self.url, self.schema, self._lock_key("migrate"))
 
     async def aclose(self) -> None:
+        if self.in_flight:
+            await asyncio.wait(set(self.in_flight), timeout=CLOSE_WAIT_S)
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
@@ -143,6 +180,7 @@ class ContactIndex:
 
     # ------------------------------------------------------------------ state
 
+    @to_the_end
     async def status(self, namespaces: Sequence[str]) -> dict[str, IndexStatus]:
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(backends).where(backends.c.namespace.in_(list(namespaces))))
@@ -159,6 +197,7 @@ class ContactIndex:
             result[ns] = IndexStatus(state, _aware(row.synced_at), row.records, row.last_error)
         return result
 
+    @to_the_end
     async def synced(self, namespaces: Sequence[str]) -> set[str]:
         """The namespaces whose first full pass has completed (their index can answer)."""
         query = select(backends.c.namespace).where(
@@ -169,6 +208,7 @@ class ContactIndex:
 
     # ------------------------------------------------------------------ contacts
 
+    @to_the_end
     async def contacts_page(
         self, namespace: str, flt: ContactFilter, region: str, include_merged: bool, after: int | None, limit: int
     ) -> list[tuple[Contact, int]]:
@@ -184,6 +224,7 @@ class ContactIndex:
         async with self.engine.connect() as conn:
             return [(records.to_contact(r.record), r.position) for r in await conn.execute(query)]
 
+    @to_the_end
     async def count_matching(self, namespace: str, flt: ContactFilter, region: str, include_merged: bool) -> int:
         query = select(func.count()).where(
             contacts.c.namespace == namespace, matching(flt, region), listed(flt, include_merged)
@@ -193,6 +234,7 @@ class ContactIndex:
 
     # ------------------------------------------------------------------ people
 
+    @to_the_end
     async def people_page(
         self,
         deployment: Deployment,
@@ -210,6 +252,7 @@ class ContactIndex:
             members = await people_queries.members(conn, deployment.name, visible, [g for g, _ in chosen])
         return [(first, members.get(group, [])) for group, first in chosen]
 
+    @to_the_end
     async def count_people(
         self, deployment: Deployment, visible: Sequence[str], flt: ContactFilter, region: str
     ) -> int:
@@ -217,6 +260,7 @@ class ContactIndex:
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 
+    @to_the_end
     async def people_of(
         self, deployment: Deployment, visible: Sequence[str], records: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], list[Contact]]:
@@ -251,6 +295,7 @@ class ContactIndex:
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._lock_key("people")})
             yield conn
 
+    @to_the_end
     async def begin_pass(self, namespace: str, backend: str) -> PassStart:
         """Start a pass, or resume the one a failure interrupted (its rows keep their number)."""
         async with self._writing() as conn:
@@ -277,6 +322,7 @@ class ContactIndex:
             )
             return PassStart(number, None, 0)
 
+    @to_the_end
     async def store_page(
         self, namespace: str, number: int, page: Sequence[Contact], position: int, resume_from: str | None, region: str
     ) -> None:
@@ -290,6 +336,7 @@ class ContactIndex:
                 .values(resume_from=resume_from, resume_position=position + len(page))
             )
 
+    @to_the_end
     async def finish_pass(self, namespace: str, number: int) -> int:
         """A completed pass: records it did not see leave the index. The number of records. The
         backend is SYNCED only once `publish` has rebuilt the people with it."""
@@ -301,6 +348,7 @@ class ContactIndex:
             await conn.execute(update(backends).where(backends.c.namespace == namespace).values(resume_from=None))
             return int((await conn.execute(select(func.count()).where(contacts.c.namespace == namespace))).scalar_one())
 
+    @to_the_end
     async def publish(self, deployment: Deployment, completed: Mapping[str, int]) -> None:
         """Rebuild the deployment's people and mark the `completed` namespaces SYNCED (with their
         record counts) in one transaction: a backend is never SYNCED with stale people."""
@@ -319,6 +367,7 @@ class ContactIndex:
             for table in (contacts, keys, people):
                 await conn.execute(text(f"ANALYZE {table.name}"))
 
+    @to_the_end
     async def fail_pass(self, namespace: str, error: str, resumable: bool) -> None:
         """A pass that failed: the previous index stays; the next pass resumes when `resumable`."""
         values: dict[str, Any] = {"last_error": error, "failed_at": datetime.now(UTC)}
@@ -327,11 +376,13 @@ class ContactIndex:
         async with self._writing() as conn:
             await conn.execute(update(backends).where(backends.c.namespace == namespace).values(**values))
 
+    @to_the_end
     async def mark_seen(self, deployment: Deployment) -> None:
         """A gateway of `deployment` is running a sync round: its rows are in use (`expiry`)."""
         async with self._writing() as conn:
             await expiry.mark_seen(conn, self.is_sqlite, deployment.name, list(deployment.ranks), datetime.now(UTC))
 
+    @to_the_end
     async def expire(self, deployment: Deployment, unseen_s: float) -> expiry.Expired:
         """Delete the rows of namespaces and deployments, other than `deployment`'s, that no
         gateway has marked seen for `unseen_s` (`expiry`)."""
@@ -350,11 +401,13 @@ class ContactIndex:
             gone = await expiry.expire_deployments(conn, deployment.name, cutoff)
         return expiry.Expired(expired, gone)
 
+    @to_the_end
     async def record_written(self, deployment: Deployment, namespace: str, contact: Contact, region: str) -> None:
         """A write through the gateway: the record's row, keys and people, before the mutation returns."""
         async with self._writing(people_too=True) as conn:
             await write_one(conn, self.is_sqlite, deployment.name, deployment.ranks, namespace, contact, region)
 
+    @to_the_end
     async def record_deleted(self, deployment: Deployment, namespace: str, native_id: str) -> None:
         async with self._writing(people_too=True) as conn:
             await delete_one(conn, deployment.name, deployment.ranks, namespace, native_id)
