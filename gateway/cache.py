@@ -96,6 +96,9 @@ class ReadCache:
         self._known: set[str] = set()  # namespaces this instance has used (bumped after an outage)
         self._unproven: dict[str, asyncio.Task[None]] = {}  # namespaces with a bump not yet recorded
         self._local_locks = LocalLocks()
+        # Shared-store reads asked for in this turn of the event loop, sent as one MGET (`_read_together`).
+        self._reads: list[tuple[list[str], asyncio.Future[list[Any]]]] = []
+        self._reading: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ resilience
 
@@ -161,11 +164,44 @@ class ReadCache:
         asked = [*(_generation_key(n) for n in namespaces), *keys]
         if not asked:
             return [], []
-        ok, values = await self._guarded(lambda: self.store.multi_get(asked))
+        ok, values = await self._guarded(lambda: self._read_together(asked))
         if not ok:
             return None
         count = len(namespaces)
         return [int(v or 0) for v in values[:count]], list(values[count:])
+
+    def _read_together(self, keys: list[str]) -> asyncio.Future[list[Any]]:
+        """The values at `keys` in the shared store. Every read asked for in the same turn of the
+        event loop goes in one MGET: under load several requests reach their cache check in one
+        turn, and each round trip costs the gateway a send and a receive and Redis a command."""
+        loop = asyncio.get_running_loop()
+        if not self._reads:
+            loop.call_soon(self._send_reads)
+        answer: asyncio.Future[list[Any]] = loop.create_future()
+        self._reads.append((keys, answer))
+        return answer
+
+    def _send_reads(self) -> None:
+        reads, self._reads = self._reads, []
+        task = asyncio.ensure_future(self._read_all(reads))
+        self._reading.add(task)
+        task.add_done_callback(self._reading.discard)
+
+    async def _read_all(self, reads: list[tuple[list[str], asyncio.Future[list[Any]]]]) -> None:
+        """One MGET for `reads`; each waiter gets its own slice, or the failure (a waiter that
+        gave up meanwhile is skipped)."""
+        try:
+            values = await attempt(lambda: self.store.multi_get([key for keys, _ in reads for key in keys]))
+        except Exception as exc:
+            for _, answer in reads:
+                if not answer.done():
+                    answer.set_exception(exc)
+            return
+        start = 0
+        for keys, answer in reads:
+            if not answer.done():
+                answer.set_result(list(values[start : start + len(keys)]))
+            start += len(keys)
 
     async def bump(self, namespace: str, *, backend: str) -> bool:
         """Make every entry of `namespace` unreachable, on every instance sharing the store.
@@ -224,8 +260,8 @@ class ReadCache:
         """A plain value stored with `set_value`, or None (also when the store is unreachable)."""
         if not self.shared:
             return await self._read_memory(key)
-        _, value = await self._guarded(lambda: self.store.get(key))
-        return value
+        ok, values = await self._guarded(lambda: self._read_together([key]))
+        return values[0] if ok else None
 
     async def _read_memory(self, key: str) -> Any:
         """A read of the memory store through its backend's own get: aiocache's public `get` wraps
@@ -354,8 +390,8 @@ class ReadCache:
         """(reachable, the entry stored under `key` if any)."""
         if not self.shared:
             return True, Entry.from_stored(await self._read_memory(key))
-        ok, stored = await self._guarded(lambda: self.store.get(key))
-        return ok, Entry.from_stored(stored) if ok else None
+        ok, stored = await self._guarded(lambda: self._read_together([key]))
+        return ok, Entry.from_stored(stored[0]) if ok else None
 
     async def _store(self, key: str, generation: int | None, entry: Entry, keep_s: float) -> None:
         if generation is None or keep_s <= 0:
