@@ -372,8 +372,7 @@ class Ratio:
         return self.mine[middle], self.theirs[middle]
 
     def shown(self) -> str:
-        ratios = self.per_round()
-        return f"{peers.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+        return peers.per_round(self.per_round())
 
 
 def vendor_calls(vendors: Vendors, rows: list[list[str]]) -> None:

@@ -7,7 +7,7 @@ HTTP, GraphQL or any vendor.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -111,12 +111,8 @@ class Contact:
 
     @property
     def distinct_emails(self) -> list[str]:
-        """Each email once, compared without case (`normalize_email`); the first spelling is kept."""
-        seen: dict[str, str] = {}
-        for email in self.emails:
-            if email.strip():
-                seen.setdefault(normalize_email(email), email.strip())
-        return list(seen.values())
+        """Each email once (`distinct_emails`)."""
+        return distinct_emails(self.emails)
 
     @property
     def merged_into_id(self) -> str | None:
@@ -128,6 +124,15 @@ class Contact:
 def normalize_email(value: str) -> str:
     """An email as compared: without case or surrounding spaces."""
     return value.strip().casefold()
+
+
+def distinct_emails(emails: Iterable[str]) -> list[str]:
+    """Each email once, compared without case (`normalize_email`); the first spelling is kept."""
+    seen: dict[str, str] = {}
+    for email in emails:
+        if email.strip():
+            seen.setdefault(normalize_email(email), email.strip())
+    return list(seen.values())
 
 
 def make_global_id(backend: str, native_id: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from gateway import errors
 from gateway.backends.protocol import Backend
 from gateway.filtering import matches, normalize_phone
-from gateway.model import EMPTY_FILTER, Contact, ContactFilter, normalize_email
+from gateway.model import EMPTY_FILTER, Contact, ContactFilter, distinct_emails, normalize_email
 from resolvers import indexed
 from resolvers.contacts import Edge, Page, check_page_size, guarded
 from resolvers.context import RequestContext
@@ -89,17 +89,15 @@ def group_people(contacts: Sequence[Contact], region: str) -> list[Person]:
 
 
 def describe(members: list[Contact], region: str) -> Person:
-    emails: dict[str, str] = {}
     phones: dict[str, str] = {}
     for contact in members:
-        for email in contact.emails:
-            emails.setdefault(normalize_email(email), email.strip())
         for phone in contact.phones:
             e164 = normalize_phone(phone, region)
             if e164 is not None:
                 phones.setdefault(e164, e164)
     name = next((c.display_name for c in members if c.display_name), None)
-    return Person(PERSON_PREFIX + members[0].id, members, name, list(emails.values()), list(phones.values()))
+    emails = distinct_emails(email for contact in members for email in contact.emails)
+    return Person(PERSON_PREFIX + members[0].id, members, name, emails, list(phones.values()))
 
 
 async def everyone(ctx: RequestContext, info: Any) -> list[Person]:
