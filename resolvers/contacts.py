@@ -101,6 +101,19 @@ async def guarded(ctx: RequestContext, info: Any, backend: Backend, call: Any) -
     return None
 
 
+def read_contacts(
+    ctx: RequestContext, info: Any, contacts: Sequence[Contact], limit: int | None = None
+) -> list[Contact] | None:
+    """The first `limit` (else all) of a scan's `contacts`, read (a whole-list vendor's are
+    mapped only now): a record that cannot be read costs its backend's part, reported like a
+    failed call."""
+    try:
+        return list(contacts[:limit])
+    except errors.GatewayError as exc:
+        ctx.report(exc, info)
+        return None
+
+
 async def list_contacts(
     ctx: RequestContext,
     info: Any,
@@ -153,7 +166,13 @@ async def list_contacts(
         result = results[i]
         if result is None:
             continue
-        for contact, resume in zip(result.contacts, result.after, strict=True):
+        # Only what the page and its hasNextPage can show is read: the rest is never mapped.
+        wanted = first + 1 - len(edges)
+        shown = read_contacts(ctx, info, result.contacts, wanted)
+        if shown is None:
+            results[i] = None
+            continue
+        for contact, resume in zip(shown, result.after[:wanted], strict=True):
             edges.append(Edge(Cursor(selected[i].name, resume), fingerprint, contact))
         if len(edges) > first or result.more:
             more = result.more
@@ -163,8 +182,8 @@ async def list_contacts(
     edges = edges[:first]
     merges.remember(ctx, [e.node for e in edges])  # hops to listed records cost no call
     if not include_merged:
-        shown = await merges.collapse_merged(ctx, info, [e.node for e in edges], flt)
-        edges = [Edge(e.position, e.fingerprint, c) for e, c in zip(edges, shown, strict=True) if c is not None]
+        survivors = await merges.collapse_merged(ctx, info, [e.node for e in edges], flt)
+        edges = [Edge(e.position, e.fingerprint, c) for e, c in zip(edges, survivors, strict=True) if c is not None]
     return Page(
         edges=edges,
         has_next_page=has_next,

@@ -24,7 +24,7 @@ from gateway.backends.protocol import Backend
 from gateway.filtering import matches, normalize_phone
 from gateway.model import EMPTY_FILTER, Contact, ContactFilter, distinct_emails, normalize_email
 from resolvers import indexed
-from resolvers.contacts import Edge, Page, check_page_size, guarded
+from resolvers.contacts import Edge, Page, check_page_size, guarded, read_contacts
 from resolvers.context import RequestContext
 from resolvers.cursor import Cursor, decode_cursor, query_fingerprint
 from resolvers.indexed import POSITION_PREFIX, indexed_names, is_index_position
@@ -109,7 +109,7 @@ async def everyone(ctx: RequestContext, info: Any) -> list[Person]:
     scans = await asyncio.gather(
         *(guarded(ctx, info, b, b.scan(EMPTY_FILTER, None, MAX_CONTACTS_PER_BACKEND)) for b in backends)
     )
-    contacts = [c for scan in scans if scan is not None for c in scan.contacts]
+    contacts = [c for scan in scans if scan is not None for c in read_contacts(ctx, info, scan.contacts) or ()]
     people = group_people(contacts, ctx.gateway.settings.server.default_region)
     ctx.loaders["people"] = people
     return people

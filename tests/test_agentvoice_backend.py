@@ -48,7 +48,7 @@ async def test_list_reads_every_contact_in_one_call_with_both_auth_headers(
 async def test_list_pages_by_offset_over_the_one_read(backend: AgentVoiceBackend, sim: AgentVoiceSimulator) -> None:
     first = await backend.scan(ContactFilter(), None, 10)
     rest = await backend.scan(ContactFilter(), first.after[-1], 1000)
-    assert [c.native_id for c in first.contacts + rest.contacts] == list(sim.records)
+    assert [c.native_id for c in [*first.contacts, *rest.contacts]] == list(sim.records)
 
 
 async def test_get_returns_the_record(backend: AgentVoiceBackend, sim: AgentVoiceSimulator) -> None:

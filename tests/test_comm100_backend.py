@@ -30,7 +30,7 @@ async def test_list_walks_every_page_until_next_page_is_null(backend: Comm100Bac
 async def test_scan_resumes_from_a_position_inside_a_page(backend: Comm100Backend, sim: Comm100Simulator) -> None:
     first = await backend.scan(ContactFilter(), None, 15, include_merged=True)
     rest = await backend.scan(ContactFilter(), first.after[-1], 1000, include_merged=True)
-    assert [c.native_id for c in first.contacts + rest.contacts] == list(sim.records)
+    assert [c.native_id for c in [*first.contacts, *rest.contacts]] == list(sim.records)
 
 
 async def test_unfiltered_list_leaves_merged_away_records_out(backend: Comm100Backend) -> None:

@@ -35,7 +35,7 @@ class Subject:
     make: Callable[..., HttpBackend]
 
     async def everything(self) -> list[Contact]:
-        return (await self.backend.scan(ContactFilter(), None, EVERYTHING, include_merged=True)).contacts
+        return list((await self.backend.scan(ContactFilter(), None, EVERYTHING, include_merged=True)).contacts)
 
 
 @pytest.fixture(params=DEMO_BACKENDS, ids=lambda d: d.name)

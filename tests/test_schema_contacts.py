@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.backends.base import HttpBackend
 from gateway.backends.comm100 import merge_target
 from gateway.backends.registry import VENDORS
+from gateway.model import Contact
 from gateway.simulators.comm100 import guid
 from gateway.simulators.common import Fault
 from gateway.simulators.people import CUSTOMERS
@@ -195,3 +200,45 @@ async def test_disabled_filter_across_vendors_asks_only_those_that_have_the_flag
     active_nodes = [e["node"] for e in active["data"]["contacts"]["edges"]]
     assert {n["backend"] for n in active_nodes} == {d.name for d in DEMO_BACKENDS}
     assert not any(n["disabled"] for n in active_nodes)
+
+
+async def test_a_later_backend_is_read_only_as_far_as_the_page_reaches(make_harness: HarnessFactory) -> None:
+    """A whole-list vendor answers every record, but a page across backends shows only what it
+    reaches: the records of a backend past the page are never mapped, so one the mapper cannot
+    read costs nothing there; once the page reaches it, that backend's part fails as
+    BACKEND_BAD_RESPONSE, beside the other backend's contacts."""
+    h = make_harness(only=["agents", "voice"])
+    voice = h.gateway.backends["voice"]
+    assert isinstance(voice, HttpBackend)
+    read: list[str] = []
+    vendor_mapper = voice.mapper
+
+    def mapper(record: Mapping[str, Any], backend: str) -> Contact:
+        read.append(str(record["id"]))
+        if len(read) > 2:
+            raise KeyError("a record shape the mapper does not know")
+        return vendor_mapper(record, backend)
+
+    voice.mapper = mapper  # type: ignore[misc]
+    alone = await h.run('{ contacts(backends: ["agents"], first: 200) { edges { node { id } } } }')
+    in_agents = len(alone["data"]["contacts"]["edges"])
+
+    filled = await h.run("{ contacts(first: 3) { edges { node { id } } pageInfo { hasNextPage } } }")
+    assert "errors" not in filled
+    assert filled["data"]["contacts"]["pageInfo"]["hasNextPage"] is True
+    assert read == []
+
+    query = "query($n: Int!) { contacts(first: $n) { totalCount edges { node { id } } pageInfo { hasNextPage } } }"
+    into_voice = await h.run(query, {"n": in_agents + 1})
+    assert "errors" not in into_voice
+    edges = into_voice["data"]["contacts"]["edges"]
+    assert [e["node"]["id"].split(":")[0] for e in edges] == ["agents"] * in_agents + ["voice"]
+    assert into_voice["data"]["contacts"]["pageInfo"]["hasNextPage"] is True
+    assert len(read) == 2  # the shown record and the one proving a next page
+
+    past_it = await h.run(query, {"n": in_agents + 5})
+    [error] = past_it["errors"]
+    assert error["extensions"]["code"] == "BACKEND_BAD_RESPONSE" and error["extensions"]["backend"] == "voice"
+    assert error["message"] == "backend 'voice' sent an unusable answer: a record could not be read"
+    page = past_it["data"]["contacts"]
+    assert len(page["edges"]) == in_agents and page["totalCount"] is None

@@ -22,8 +22,8 @@ import logging
 import re
 import urllib.parse
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Mapping
-from typing import Any, ClassVar
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, overload
 
 import httpx
 
@@ -51,6 +51,41 @@ def parse_offset(position: str | None, backend: str) -> int:
     if not _DIGITS.fullmatch(position):
         raise errors.BadUserInput(f"cursor position for backend '{backend}' is not valid", backend=backend)
     return int(position)
+
+
+class MappedWhenRead(Sequence[Contact]):
+    """Records of one backend as contacts, each mapped the first time it is read. A page across
+    backends is filled in backend order, so the records a later backend answered are mostly never
+    shown: mapping them anyway was most of the CPU such an answer cost the gateway, and all of it
+    spent while the page waited. A record the vendor's mapper fails on raises BACKEND_BAD_RESPONSE
+    for its backend when read (`HttpBackend.read_record`)."""
+
+    __slots__ = ("_backend", "_mapped", "_records")
+
+    def __init__(self, backend: HttpBackend, records: Sequence[Mapping[str, Any]]) -> None:
+        self._backend = backend
+        self._records = records
+        self._mapped: list[Contact | None] = [None] * len(records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    @overload
+    def __getitem__(self, index: int) -> Contact: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Contact]: ...
+
+    def __getitem__(self, index: int | slice) -> Contact | list[Contact]:
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(len(self._records)))]
+        contact = self._mapped[index]
+        if contact is None:
+            contact = self._mapped[index] = self._backend.read_record(self._records[index])
+        return contact
+
+    def __iter__(self) -> Iterator[Contact]:
+        return (self[k] for k in range(len(self._records)))
 
 
 def basic_auth(username: str, password: str) -> dict[str, str]:
@@ -176,6 +211,15 @@ class HttpBackend(ABC):
     def to_contact(self, record: Mapping[str, Any]) -> Contact:
         """Map one raw record with the vendor's mapper."""
         return self.mapper(record, self.name)
+
+    def read_record(self, record: Mapping[str, Any]) -> Contact:
+        """`to_contact`, where a mapper that fails is the vendor's record being unreadable: logged
+        (it is a gap in the mapper) and BACKEND_BAD_RESPONSE for this backend."""
+        try:
+            return self.mapper(record, self.name)
+        except Exception:
+            log.exception("backend %s: a record could not be mapped", self.name)
+            raise errors.bad_response(self.name, "a record could not be read") from None
 
     def addressable(self, record: Mapping[str, Any]) -> bool:
         """Whether a record has an id; one without is logged and skipped: nobody can address it."""
@@ -323,10 +367,12 @@ class WholeListBackend(HttpBackend):
         if not self.could_match(flt):
             return ScanResult([], [], 0)
         offset = parse_offset(position, self.name)
+        window: Sequence[Contact]
         if flt.is_empty():
-            # Nothing to filter on (and no merges in a whole-list vendor): map only the page shown.
+            # Nothing to filter on (and no merges in a whole-list vendor): the window's records are
+            # mapped only as they are read (`MappedWhenRead`).
             records = [r for r in await self.fetch_records(flt) if self.addressable(r)]
-            window = [self.to_contact(r) for r in records[offset : offset + limit]]
+            window = MappedWhenRead(self, records[offset : offset + limit])
             total = len(records)
         else:
             everything = [c for c in await self.fetch_all(flt) if self.listed(c, flt, include_merged)]

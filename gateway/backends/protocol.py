@@ -8,7 +8,7 @@ nothing above the backends names that class, its HTTP client or its breaker.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,9 +34,12 @@ class ScanResult:
     matches in the whole backend when known, else None (never a guess). `more` says that matches
     follow the last of `contacts` which the scan did not return (the vendor's own count proves
     them): a list's next page then starts with them, however few `contacts` there are.
+
+    `contacts` may map each record only when it is read (`gateway.backends.base.MappedWhenRead`):
+    reading one whose record cannot be mapped raises BACKEND_BAD_RESPONSE for that backend.
     """
 
-    contacts: list[Contact]
+    contacts: Sequence[Contact]
     after: list[str]
     total: int | None
     more: bool = False
