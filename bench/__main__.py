@@ -43,7 +43,13 @@ FIELDS = "id displayName firstName lastName emails phones company title kind bac
 CONTACT_QUERY = orjson.dumps(
     {"query": f"query One($id: ID!) {{ contact(id: $id) {{ {FIELDS} }} }}", "variables": {"id": CONTACT_ID}}
 ).decode()
-FANOUT_QUERY = orjson.dumps({"query": "{ contacts(first: 20) { edges { node { id displayName } } } }"}).decode()
+# totalCount needs every backend's answer: without it, a page the first backend fills is answered
+# without waiting for the others (scenario 1's last rows measure that).
+FANOUT_QUERY = orjson.dumps(
+    {"query": "{ contacts(first: 20) { totalCount edges { node { id displayName } } } }"}
+).decode()
+PAGE_ONLY_QUERY = orjson.dumps({"query": "{ contacts(first: 20) { edges { node { id displayName } } } }"}).decode()
+SLOW_LAST_S = 0.3  # scenario 1: the last backend's latency when the page does not need it
 PAGE_FIELDS = "id displayName firstName lastName emails company"
 PAGE_QUERY = orjson.dumps(
     {"query": f"{{ contacts(first: 1000, includeMerged: true) {{ edges {{ node {{ {PAGE_FIELDS} }} }} }} }}"}
@@ -110,6 +116,16 @@ def fan_out(run: Settings, rows: list[list[str]], notes: list[str]) -> None:
         with gateway(small, cache={"ttl_s": 0, "responses": False}) as (url, _):
             post(url, FANOUT_QUERY)
             small_pages = generate(url, FANOUT_QUERY, connections=1, seconds=run.seconds)
+        # The last backend much slower, and a page the first one fills, its count not asked for.
+        last = DEMO_BACKENDS[-1]
+        slow_url, _ = stack.enter_context(
+            serving([sys.executable, "-m", "bench.apps", f"sim:{last.name}:{SLOW_LAST_S}"])
+        )
+        slow_last = {**configs, last.name: {**last.settings(slow_url.removesuffix("/graphql")), "retries": 0}}
+        with gateway(slow_last, cache={"ttl_s": 0, "responses": False}) as (url, _):
+            post(url, PAGE_ONLY_QUERY)
+            page_only = generate(url, PAGE_ONLY_QUERY, connections=1, seconds=run.seconds)
+    first_p50 = direct[DEMO_BACKENDS[0].name].p50_ms
     rows.append(
         [
             "1. fan-out over 4 backends (cache off), p50 / slowest backend p50",
@@ -144,6 +160,15 @@ def fan_out(run: Settings, rows: list[list[str]], notes: list[str]) -> None:
                 f"{mine:.1f} ms vs {theirs:.1f} ms",
             ]
         )
+    rows.append(
+        [
+            "1. a page the first backend fills (totalCount not asked), the last backend at"
+            f" {SLOW_LAST_S * 1000:.0f} ms: p50 / the first backend's p50",
+            f"{page_only.p50_ms / first_p50:.2f}",
+            "",
+            f"{page_only.p50_ms:.1f} ms vs {first_p50:.1f} ms",
+        ]
+    )
     notes.append(
         "Fan-out: each simulator in its own process answers after a fixed 50 ms; one client in a loop "
         f"({load.requests} gateway requests); backends measured directly: "
@@ -483,11 +508,13 @@ def write_report(rows: list[list[str]], notes: list[str], command: str, started:
         "## How each scenario runs",
         "",
         "1. The four demo simulators, each in its own process, wait 50 ms before answering. The gateway",
-        "   (caching off) lists `contacts(first: 20)` across all four; its latency is divided by the",
-        "   slowest backend's own latency, called alone and directly, and by the slowest of the four",
-        "   when a direct client calls all four at once (on 2 cores the four simulators then compete",
-        "   for the CPU while they encode their answers, which the gateway has to wait for too).",
-        "   Near 1.0 means the fan-out is parallel and the gateway adds little.",
+        "   (caching off) lists `contacts(first: 20) { totalCount ... }` across all four (the count",
+        "   needs every backend); its latency is divided by the slowest backend's own latency, called",
+        "   alone and directly, and by the slowest of the four when a direct client calls all four at",
+        "   once (on 2 cores the four simulators then compete for the CPU while they encode their",
+        "   answers, which the gateway has to wait for too). Near 1.0 means the fan-out is parallel and",
+        "   the gateway adds little. The last row asks for the page alone, with the last backend at",
+        f"   {SLOW_LAST_S * 1000:.0f} ms: the first backend fills it, so the page does not wait for the slow one.",
         "2. `contact(id)` selecting 11 fields, cache warm, 20 connections: the gateway against a plain",
         "   Starlette handler returning the same JSON (the HTTP stack alone) and a bare Strawberry app",
         "   returning the same object from memory, all under the same uvicorn settings.",

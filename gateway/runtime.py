@@ -6,10 +6,12 @@ backends only through it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import httpx
 
@@ -69,6 +71,18 @@ class Gateway:
             if self.index is not None
             else None
         )
+
+        # Backend calls a response no longer waits for (`let_finish`), kept until they end.
+        self.finishing: set[asyncio.Future[Any]] = set()
+
+    def let_finish(self, calls: Iterable[asyncio.Future[Any]]) -> None:
+        """Let calls a response did not wait for end on their own: their answers still fill the
+        cache and their connections go back to the pool. They are bounded by the request's
+        deadline like any call, and cancelled when the gateway closes."""
+        for call in calls:
+            if not call.done():
+                self.finishing.add(call)
+                call.add_done_callback(self.finishing.discard)
 
     async def open_index(self) -> None:
         """Connect to the index and migrate it (errors propagate: the caller decides)."""
@@ -192,6 +206,9 @@ class Gateway:
             log.exception("index: could not record a delete in backend %s", backend.name)
 
     async def aclose(self) -> None:
+        for call in list(self.finishing):
+            call.cancel()
+        await asyncio.gather(*self.finishing, return_exceptions=True)
         for backend in self.backends.values():
             await backend.aclose()
         await self.cache.aclose()

@@ -4,8 +4,10 @@ A backend whose index has a completed pass answers from it when the vendor canno
 filter itself, and always gives the exact count; otherwise the vendor is asked live.
 
 Every selected backend is asked concurrently (its first page from where the cursor stands, or
-just its count when the cursor is already past it); the page is then filled in backend order. A
-backend that fails costs only its own part: its error is reported beside the others' data.
+just its count when the cursor is already past it and the count is shown); the page is then
+filled in backend order, and once it is full the backends after are not waited for, unless
+`totalCount` is selected. A backend that fails costs only its own part: its error is reported
+beside the others' data.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from strawberry.types.nodes import SelectedField
 
 from gateway import errors
 from gateway.backends.protocol import Backend, ScanResult
@@ -156,27 +160,43 @@ async def list_contacts(
             return indexed_scan(ctx, backend, flt, at, first + 1, include_merged)
         return backend.scan(flt, at, first + 1, include_merged)
 
-    results: list[ScanResult | None] = await asyncio.gather(
-        *(guarded(ctx, info, b, ask(i, b)) for i, b in enumerate(selected))
-    )
-    results = await exact_totals(ctx, info, selected, results, in_index, flt, include_merged)
+    counted = shows_total(info)
+    # Every backend the page may need is asked at once; those before the cursor only for their
+    # count, so only when the count is shown.
+    asked = range(0 if counted else start, len(selected))
+    calls = {i: asyncio.ensure_future(guarded(ctx, info, selected[i], ask(i, selected[i]))) for i in asked}
+    results: list[ScanResult | None] = [None] * len(selected)
+    if counted:
+        results = await exact_totals(
+            ctx, info, selected, list(await asyncio.gather(*calls.values())), in_index, flt, include_merged
+        )
     edges: list[Edge[Contact]] = []
     more = False  # a backend has matches after its last edge that it did not return
-    for i in range(start, len(selected)):
-        result = results[i]
-        if result is None:
-            continue
-        # Only what the page and its hasNextPage can show is read: the rest is never mapped.
-        wanted = first + 1 - len(edges)
-        shown = read_contacts(ctx, info, result.contacts, wanted)
-        if shown is None:
-            results[i] = None
-            continue
-        for contact, resume in zip(shown, result.after[:wanted], strict=True):
-            edges.append(Edge(Cursor(selected[i].name, resume), fingerprint, contact))
-        if len(edges) > first or result.more:
-            more = result.more
-            break
+    try:
+        for i in range(start, len(selected)):
+            if not counted:
+                # The page is filled in backend order: a backend is waited for only when the ones
+                # before it did not fill it. Those after are left to finish on their own (their
+                # answers are cached when caching is on; cancelling would break pooled connections).
+                results[i] = await calls.pop(i)
+            result = results[i]
+            if result is None:
+                continue
+            # Only what the page and its hasNextPage can show is read: the rest is never mapped.
+            wanted = first + 1 - len(edges)
+            shown = read_contacts(ctx, info, result.contacts, wanted)
+            if shown is None:
+                results[i] = None
+                continue
+            for contact, resume in zip(shown, result.after[:wanted], strict=True):
+                edges.append(Edge(Cursor(selected[i].name, resume), fingerprint, contact))
+            if len(edges) > first or result.more:
+                more = result.more
+                break
+    finally:
+        ctx.gateway.let_finish(calls.values())  # not waited for (none when the count is shown)
+    if not counted:
+        report_live_walks(ctx, selected, flt, in_index)
     totals = [r.total if r is not None else None for r in results]
     has_next = len(edges) > first or more
     edges = edges[:first]
@@ -216,10 +236,32 @@ async def exact_totals(
             else:
                 ctx.answered_live([backend.name])
         exact.append(result)
+    report_live_walks(ctx, selected, flt, indexed_backends)
+    return exact
+
+
+def report_live_walks(ctx: RequestContext, selected: list[Backend], flt: ContactFilter, indexed: set[str]) -> None:
+    """Backends that cannot apply `flt` themselves and have no index were walked live: say so."""
     if not flt.is_empty():
         walked = [b for b in selected if b.could_match(flt) and not b.narrows(flt)]
-        ctx.answered_live([b.name for b in walked if b.name not in indexed_backends])
-    return exact
+        ctx.answered_live([b.name for b in walked if b.name not in indexed])
+
+
+def shows_total(info: Any) -> bool:
+    """Whether the connection's `totalCount` is selected (through fragments too; under @skip or
+    @include it counts as selected). Without a selection to read, it is."""
+    fields = getattr(info, "selected_fields", None)
+    return fields is None or any(_selects(field.selections, "totalCount") for field in fields)
+
+
+def _selects(selections: Sequence[Any], name: str) -> bool:
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name == name:
+                return True
+        elif _selects(selection.selections, name):  # a fragment: its fields are the connection's
+            return True
+    return False
 
 
 async def get_contact(ctx: RequestContext, global_id: str) -> Contact | None:

@@ -128,7 +128,8 @@ async def test_open_breaker_serves_a_stale_copy(one: Callable[..., Harness]) -> 
 
 
 async def test_slow_backend_becomes_timeout_while_the_others_answer(make_custom: Callable[..., Harness]) -> None:
-    h = make_custom({"fast": comm100("fast"), "slow": comm100("slow")}, cache=NO_CACHE, server={"deadline_s": 0.6})
+    # The slow backend comes first, so the page needs it.
+    h = make_custom({"slow": comm100("slow"), "fast": comm100("fast")}, cache=NO_CACHE, server={"deadline_s": 0.6})
     h.sims["slow"].state.inject(Fault("hang"))
     started = time.monotonic()
     result = await h.run(LIST)
@@ -136,6 +137,37 @@ async def test_slow_backend_becomes_timeout_while_the_others_answer(make_custom:
     assert {e["node"]["backend"] for e in result["data"]["contacts"]["edges"]} == {"fast"}
     [error] = result["errors"]
     assert error["extensions"]["code"] == "BACKEND_TIMEOUT" and error["extensions"]["backend"] == "slow"
+
+
+async def test_a_page_the_first_backends_fill_does_not_wait_for_the_others(
+    make_custom: Callable[..., Harness],
+) -> None:
+    """Only the count needs every backend: a page that the backends before a hanging one fill is
+    answered without it, in full and without an error, and its call is left to end on its own."""
+    h = make_custom({"fast": comm100("fast"), "slow": comm100("slow")}, cache=NO_CACHE, server={"deadline_s": 0.6})
+    h.sims["slow"].state.inject(Fault("hang"))
+    page = "{ contacts(first: 3) { edges { node { id backend } } pageInfo { hasNextPage endCursor } } }"
+    result = await h.run(page)
+    assert "errors" not in result
+    connection = result["data"]["contacts"]
+    assert [e["node"]["backend"] for e in connection["edges"]] == ["fast"] * 3
+    assert connection["pageInfo"]["hasNextPage"] is True
+    assert h.sims["slow"].state.count("GET") == 1  # asked at once, in case the fast one fell short
+    assert len(h.gateway.finishing) == 1
+
+    # The count needs them all, through a fragment too: the hanging backend is waited for.
+    counted = (
+        "{ contacts(first: 3) { ...counted edges { node { id } } } }"
+        " fragment counted on ContactConnection { totalCount }"
+    )
+    result = await h.run(counted)
+    [error] = result["errors"]
+    assert error["extensions"]["code"] == "BACKEND_TIMEOUT" and error["extensions"]["backend"] == "slow"
+    assert result["data"]["contacts"]["totalCount"] is None
+    assert len(result["data"]["contacts"]["edges"]) == 3
+
+    await h.gateway.aclose()  # what was left to finish is cancelled when the gateway closes
+    assert not h.gateway.finishing
 
 
 async def test_per_backend_timeout_applies_below_the_deadline(one: Callable[..., Harness]) -> None:

@@ -34,7 +34,8 @@ async def test_one_span_per_operation_and_per_vendor_call(
     h = make_harness(only=["support", "voice"], cache={"ttl_s": 0})
     h.sims["voice"].state.inject(Fault("status", status=503))
     result = await h.run(
-        "query Everyone { contacts(first: 5) { edges { node { id displayName emails } } } }",
+        # totalCount: the answer waits for every backend (a page alone would not wait for voice).
+        "query Everyone { contacts(first: 5) { totalCount edges { node { id displayName emails } } } }",
         operation_name="Everyone",
         request_id="trace-me-1",
     )
