@@ -242,3 +242,31 @@ async def test_a_later_backend_is_read_only_as_far_as_the_page_reaches(make_harn
     assert error["message"] == "backend 'voice' sent an unusable answer: a record could not be read"
     page = past_it["data"]["contacts"]
     assert len(page["edges"]) == in_agents and page["totalCount"] is None
+
+
+async def test_a_later_page_asks_the_backends_before_its_cursor_only_for_a_count(
+    make_harness: HarnessFactory,
+) -> None:
+    """Past the first backend, its records are behind the cursor: it is asked again only when
+    the page shows `totalCount` (its count is part of it), not for every next page."""
+    h = make_harness(only=["agents", "voice"], cache={"ttl_s": 0})
+    agents = h.sims["agents"].state
+    alone = await h.run('{ contacts(backends: ["agents"], first: 200) { edges { node { id } } } }')
+    query = (
+        "query($n: Int!, $after: String) { contacts(first: $n, after: $after)"
+        " { edges { node { id } } pageInfo { endCursor } } }"
+    )
+    page = {"n": len(alone["data"]["contacts"]["edges"]) + 2}
+    first = await h.run(query, page)
+    in_voice = first["data"]["contacts"]["pageInfo"]["endCursor"]
+    assert first["data"]["contacts"]["edges"][-1]["node"]["id"].startswith("voice:")
+    before = agents.count("GET")
+
+    second = await h.run(query, {**page, "after": in_voice})
+    assert "errors" not in second and second["data"]["contacts"]["edges"]
+    assert agents.count("GET") == before
+
+    counted = query.replace("pageInfo", "totalCount pageInfo")
+    third = await h.run(counted, {**page, "after": in_voice})
+    assert third["data"]["contacts"]["totalCount"] > len(first["data"]["contacts"]["edges"])
+    assert agents.count("GET") == before + 1
