@@ -16,6 +16,7 @@ import copy
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -484,6 +485,25 @@ def _median(values: list[float]) -> float:
 # ---------------------------------------------------------------------------- report
 
 
+def machine_state() -> str:
+    """Two quick readings of how fast this machine is right now: the same 2-core VM has served
+    HTTP ~3x slower on some days (syscalls costlier), which moves every absolute figure."""
+    started = time.perf_counter()
+    total = 0
+    for k in range(1_000_000):
+        total += k
+    loop_ms = (time.perf_counter() - started) * 1000
+    left, right = socket.socketpair()
+    with left, right:
+        rounds = 20_000
+        started = time.perf_counter()
+        for _ in range(rounds):
+            left.send(b"x")
+            right.recv(1)
+        ping_us = (time.perf_counter() - started) / rounds * 1e6
+    return f"a 10^6-step Python loop {loop_ms:.0f} ms, a socketpair send + recv {ping_us:.1f} us"
+
+
 def write_report(rows: list[list[str]], notes: list[str], command: str, started: float) -> str:
     lines = [
         "# Benchmarks",
@@ -495,6 +515,7 @@ def write_report(rows: list[list[str]], notes: list[str], command: str, started:
         f"Command: `{command}`  ",
         f"Machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()},"
         f" {platform.system()} {platform.release()}; load tool: {'wrk' if shutil.which('wrk') else 'python (httpx)'}  ",
+        f"Machine state: {machine_state()} (compare absolute figures only between runs that match)  ",
         f"Run took {time.monotonic() - started:.0f} s",
         "",
         "| measure | ratio | goal | measured |",
