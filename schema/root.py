@@ -86,7 +86,10 @@ class Query:
     @strawberry.field(
         description=(
             "Contacts of every selected backend as one list: configured backend order, then each "
-            "vendor's order. A failing backend costs only its part; its error comes with the rest."
+            "vendor's order. A failing backend costs only its part; its error comes with the rest. "
+            "Every backend is asked at once, but a page is answered as soon as the backends in front "
+            "have filled it: a slow or failing backend after them is then not waited for (nor reported). "
+            "Selecting totalCount waits for every backend."
         )
     )
     async def contacts(

@@ -229,7 +229,10 @@ class ContactEdge:
 class ContactConnection:
     edges: list[ContactEdge] = strawberry.field(description="The contacts of this page.")
     total_count: int | None = strawberry.field(
-        description="Matching contacts in all selected backends; null when a backend cannot say."
+        description=(
+            "Matching contacts in all selected backends; null when a backend cannot say. "
+            "Selecting it makes the page wait for every backend."
+        )
     )
 
     @strawberry.field(description="Where this page stands.")
