@@ -512,7 +512,7 @@ def machine_state() -> str:
     return f"a 10^6-step Python loop {loop_ms:.0f} ms, a socketpair send + recv {ping_us:.1f} us"
 
 
-def write_report(rows: list[list[str]], notes: list[str], command: str, started: float) -> str:
+def write_report(rows: list[list[str]], notes: list[str], command: str, started: float, state_at_start: str) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -523,7 +523,8 @@ def write_report(rows: list[list[str]], notes: list[str], command: str, started:
         f"Command: `{command}`  ",
         f"Machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()},"
         f" {platform.system()} {platform.release()}; load tool: {'wrk' if shutil.which('wrk') else 'python (httpx)'}  ",
-        f"Machine state: {machine_state()} (compare absolute figures only between runs that match)  ",
+        f"Machine state at the start: {state_at_start}; at the end: {machine_state()} (compare absolute figures"
+        " only between runs that match)  ",
         f"Run took {time.monotonic() - started:.0f} s",
         "",
         "| measure | ratio | goal | measured |",
@@ -689,6 +690,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run = Settings(quick=args.quick)
     started = time.monotonic()
+    state_at_start = machine_state()
     rows: list[list[str]] = []
     notes: list[str] = []
     fan_out(run, rows, notes)
@@ -706,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         rows.append(["6. contact(id) / Hive Gateway", "n/a", "", "not run (`python -m bench --peers`)"])
     command = "python -m bench" + (" --quick" if args.quick else "") + (" --peers" if args.peers else "")
-    report = write_report(rows, notes, command, started)
+    report = write_report(rows, notes, command, started, state_at_start)
     Path(args.output).write_text(report)
     print(report)
     return 0
