@@ -80,28 +80,30 @@ def check_page_size(first: int, ctx: RequestContext) -> None:
         )
 
 
-async def guarded(ctx: RequestContext, info: Any, backend: Backend, call: Any) -> Any:
-    """Await one backend call; a failure is reported for that backend and gives None."""
+async def guarded(
+    ctx: RequestContext, info: Any, backend: Backend, call: Any, failures: list[errors.GatewayError] | None = None
+) -> Any:
+    """Await one backend call; a failure is reported for that backend (or kept in `failures`, for
+    the caller to report if it uses the call) and gives None."""
+    failure: errors.GatewayError
     try:
         async with asyncio.timeout(remaining()):
             return await call
     except TimeoutError:
-        ctx.report(
-            errors.BackendTimeout(
-                f"backend '{backend.name}' did not answer within the request deadline", backend=backend.name
-            ),
-            info,
+        failure = errors.BackendTimeout(
+            f"backend '{backend.name}' did not answer within the request deadline", backend=backend.name
         )
     except errors.GatewayError as exc:
         if exc.backend is None:
             exc.backend = backend.name
-        ctx.report(exc, info)
+        failure = exc
     except Exception:
         log.exception("backend %s: unexpected failure (request %s)", backend.name, ctx.request_id)
-        ctx.report(
-            errors.GatewayError(f"backend '{backend.name}' failed unexpectedly", backend=backend.name),
-            info,
-        )
+        failure = errors.GatewayError(f"backend '{backend.name}' failed unexpectedly", backend=backend.name)
+    if failures is None:
+        ctx.report(failure, info)
+    else:
+        failures.append(failure)
     return None
 
 
@@ -164,12 +166,16 @@ async def list_contacts(
     # Every backend the page may need is asked at once; those before the cursor only for their
     # count, so only when the count is shown.
     asked = range(0 if counted else start, len(selected))
-    calls = {i: asyncio.ensure_future(guarded(ctx, info, selected[i], ask(i, selected[i]))) for i in asked}
+    # A failure is reported only for a backend the answer waited for: whether one that was not
+    # waited for had failed by then would otherwise decide, by timing, what the errors say.
+    failures: dict[int, list[errors.GatewayError]] = {i: [] for i in asked}
+    calls = {i: asyncio.ensure_future(guarded(ctx, info, selected[i], ask(i, selected[i]), failures[i])) for i in asked}
     results: list[ScanResult | None] = [None] * len(selected)
     if counted:
-        results = await exact_totals(
-            ctx, info, selected, list(await asyncio.gather(*calls.values())), in_index, flt, include_merged
-        )
+        answered = list(await asyncio.gather(*calls.values()))
+        for failure in (f for i in asked for f in failures[i]):
+            ctx.report(failure, info)
+        results = await exact_totals(ctx, info, selected, answered, in_index, flt, include_merged)
     edges: list[Edge[Contact]] = []
     more = False  # a backend has matches after its last edge that it did not return
     try:
@@ -179,6 +185,8 @@ async def list_contacts(
                 # before it did not fill it. Those after are left to finish on their own (their
                 # answers are cached when caching is on; cancelling would break pooled connections).
                 results[i] = await calls.pop(i)
+                for failure in failures[i]:
+                    ctx.report(failure, info)
             result = results[i]
             if result is None:
                 continue

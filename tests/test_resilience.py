@@ -170,6 +170,23 @@ async def test_a_page_the_first_backends_fill_does_not_wait_for_the_others(
     assert not h.gateway.finishing
 
 
+async def test_a_backend_the_page_did_not_wait_for_is_never_reported(make_custom: Callable[..., Harness]) -> None:
+    """Whether a backend the page did not need had already failed when the page was answered
+    depends on timing: its failure is left out either way, so the same state gives the same
+    answer. Once the page reaches that backend, or the count is asked, it is reported."""
+    h = make_custom({"fast": comm100("fast"), "down": comm100("down")}, cache=NO_CACHE)
+    h.sims["down"].state.inject(Fault("status", status=500))
+    for _ in range(5):
+        result = await h.run(LIST)
+        assert "errors" not in result
+        assert [e["node"]["backend"] for e in result["data"]["contacts"]["edges"]] == ["fast"] * 3
+        await asyncio.gather(*h.gateway.finishing)  # its failure has happened by now, at the latest
+    counted = await h.run("{ contacts(first: 3) { totalCount edges { node { id } } } }")
+    [error] = counted["errors"]
+    # The calls left to finish still count for the backend's breaker: five failures opened it.
+    assert error["extensions"] == {"code": "BACKEND_UNAVAILABLE", "backend": "down", "reason": "CIRCUIT_OPEN"}
+
+
 async def test_per_backend_timeout_applies_below_the_deadline(one: Callable[..., Harness]) -> None:
     h = one(retries=0, timeout_s=0.2)
     h.sims["support"].state.inject(Fault("latency", seconds=1))
