@@ -178,6 +178,7 @@ async def list_contacts(
         results = await exact_totals(ctx, info, selected, answered, in_index, flt, include_merged)
     edges: list[Edge[Contact]] = []
     more = False  # a backend has matches after its last edge that it did not return
+    waited: list[Backend] = []
     try:
         for i in range(start, len(selected)):
             if not counted:
@@ -185,6 +186,7 @@ async def list_contacts(
                 # before it did not fill it. Those after are left to finish on their own (their
                 # answers are cached when caching is on; cancelling would break pooled connections).
                 results[i] = await calls.pop(i)
+                waited.append(selected[i])
                 for failure in failures[i]:
                     ctx.report(failure, info)
             result = results[i]
@@ -204,7 +206,7 @@ async def list_contacts(
     finally:
         ctx.gateway.let_finish(calls.values())  # not waited for (none when the count is shown)
     if not counted:
-        report_live_walks(ctx, selected, flt, in_index)
+        report_live_walks(ctx, waited, flt, in_index)
     totals = [r.total if r is not None else None for r in results]
     has_next = len(edges) > first or more
     edges = edges[:first]
