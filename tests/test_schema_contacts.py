@@ -202,6 +202,14 @@ async def test_disabled_filter_across_vendors_asks_only_those_that_have_the_flag
     assert not any(n["disabled"] for n in active_nodes)
 
 
+async def listed_in(h: Harness, backend: str) -> int:
+    """How many contacts `backend` lists (every one, in one page)."""
+    alone = await h.run(
+        "query($b: String!) { contacts(backends: [$b], first: 200) { edges { node { id } } } }", {"b": backend}
+    )
+    return len(alone["data"]["contacts"]["edges"])
+
+
 async def test_a_later_backend_is_read_only_as_far_as_the_page_reaches(make_harness: HarnessFactory) -> None:
     """A whole-list vendor answers every record, but a page across backends shows only what it
     reaches: the records of a backend past the page are never mapped, so one the mapper cannot
@@ -220,8 +228,7 @@ async def test_a_later_backend_is_read_only_as_far_as_the_page_reaches(make_harn
         return vendor_mapper(record, backend)
 
     voice.mapper = mapper  # type: ignore[misc]
-    alone = await h.run('{ contacts(backends: ["agents"], first: 200) { edges { node { id } } } }')
-    in_agents = len(alone["data"]["contacts"]["edges"])
+    in_agents = await listed_in(h, "agents")
 
     filled = await h.run("{ contacts(first: 3) { edges { node { id } } pageInfo { hasNextPage } } }")
     assert "errors" not in filled
@@ -251,12 +258,11 @@ async def test_a_later_page_asks_the_backends_before_its_cursor_only_for_a_count
     the page shows `totalCount` (its count is part of it), not for every next page."""
     h = make_harness(only=["agents", "voice"], cache={"ttl_s": 0})
     agents = h.sims["agents"].state
-    alone = await h.run('{ contacts(backends: ["agents"], first: 200) { edges { node { id } } } }')
     query = (
         "query($n: Int!, $after: String) { contacts(first: $n, after: $after)"
         " { edges { node { id } } pageInfo { endCursor } } }"
     )
-    page = {"n": len(alone["data"]["contacts"]["edges"]) + 2}
+    page = {"n": await listed_in(h, "agents") + 2}
     first = await h.run(query, page)
     in_voice = first["data"]["contacts"]["pageInfo"]["endCursor"]
     assert first["data"]["contacts"]["edges"][-1]["node"]["id"].startswith("voice:")

@@ -216,7 +216,7 @@ class HttpBackend(ABC):
         """`to_contact`, where a mapper that fails is the vendor's record being unreadable: logged
         (it is a gap in the mapper) and BACKEND_BAD_RESPONSE for this backend."""
         try:
-            return self.mapper(record, self.name)
+            return self.to_contact(record)
         except Exception:
             log.exception("backend %s: a record could not be mapped", self.name)
             raise errors.bad_response(self.name, "a record could not be read") from None
