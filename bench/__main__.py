@@ -37,7 +37,7 @@ from bench.profiling import top_frames
 from bench.servers import Vendors, baseline, children, gateway, post, rss_kb, serving
 from gateway.backends.registry import VENDORS
 from gateway.simulators import comm100
-from gateway.simulators.registry import DEMO_BACKENDS
+from gateway.simulators.registry import DEMO_BACKENDS, DemoBackend
 
 HERE = Path(__file__).parent
 CONTACT_ID = "support:" + comm100.guid("customer-2")
@@ -97,11 +97,7 @@ SMALL_PAGE = 5
 
 def fan_out(run: Settings, rows: list[list[str]], notes: list[str]) -> None:
     with ExitStack() as stack:
-        configs: dict[str, dict[str, Any]] = {}
-        for demo in DEMO_BACKENDS:
-            spec = f"sim:{demo.name}:{BACKEND_LATENCY_S}"
-            url, _ = stack.enter_context(serving([sys.executable, "-m", "bench.apps", spec]))
-            configs[demo.name] = {**demo.settings(url.removesuffix("/graphql")), "retries": 0}
+        configs = {demo.name: simulated(stack, demo, BACKEND_LATENCY_S) for demo in DEMO_BACKENDS}
         direct: dict[str, Load] = {}
         for name, config in configs.items():
             url, headers = direct_list(config)
@@ -109,24 +105,15 @@ def fan_out(run: Settings, rows: list[list[str]], notes: list[str]) -> None:
         slowest_p50 = max(d.p50_ms for d in direct.values())
         slowest_p95 = max(d.p95_ms for d in direct.values())
         together = asyncio.run(all_at_once([direct_list(c) for c in configs.values()], run.seconds))
-        with gateway(configs, cache={"ttl_s": 0, "responses": False}) as (url, _):
-            post(url, FANOUT_QUERY)
-            load = generate(url, FANOUT_QUERY, connections=1, seconds=run.seconds)
+        load = one_client_uncached(configs, FANOUT_QUERY, run)
         # The paging vendor in pages of 5, merged records hidden: a page of 20 needs several of its
         # pages, asked for at once once the vendor has shown that it pages by index.
         small = {n: {**c, "page_size": SMALL_PAGE} if c["vendor"] == "comm100" else c for n, c in configs.items()}
-        with gateway(small, cache={"ttl_s": 0, "responses": False}) as (url, _):
-            post(url, FANOUT_QUERY)
-            small_pages = generate(url, FANOUT_QUERY, connections=1, seconds=run.seconds)
+        small_pages = one_client_uncached(small, FANOUT_QUERY, run)
         # The last backend much slower, and a page the first one fills, its count not asked for.
         last = DEMO_BACKENDS[-1]
-        slow_url, _ = stack.enter_context(
-            serving([sys.executable, "-m", "bench.apps", f"sim:{last.name}:{SLOW_LAST_S}"])
-        )
-        slow_last = {**configs, last.name: {**last.settings(slow_url.removesuffix("/graphql")), "retries": 0}}
-        with gateway(slow_last, cache={"ttl_s": 0, "responses": False}) as (url, _):
-            post(url, PAGE_ONLY_QUERY)
-            page_only = generate(url, PAGE_ONLY_QUERY, connections=1, seconds=run.seconds)
+        slow_last = {**configs, last.name: simulated(stack, last, SLOW_LAST_S)}
+        page_only = one_client_uncached(slow_last, PAGE_ONLY_QUERY, run)
     first_p50 = direct[DEMO_BACKENDS[0].name].p50_ms
     rows.append(
         [
@@ -176,6 +163,19 @@ def fan_out(run: Settings, rows: list[list[str]], notes: list[str]) -> None:
         f"({load.requests} gateway requests); backends measured directly: "
         + ", ".join(f"{n} p50 {d.p50_ms:.1f} ms" for n, d in direct.items())
     )
+
+
+def simulated(stack: ExitStack, demo: DemoBackend, latency_s: float) -> dict[str, Any]:
+    """A demo backend's simulator in its own process, answering after `latency_s`; its config."""
+    url, _ = stack.enter_context(serving([sys.executable, "-m", "bench.apps", f"sim:{demo.name}:{latency_s}"]))
+    return {**demo.settings(url.removesuffix("/graphql")), "retries": 0}
+
+
+def one_client_uncached(backends: dict[str, dict[str, Any]], query: str, run: Settings) -> Load:
+    """The gateway over `backends`, caching off, under one client asking `query` in a loop."""
+    with gateway(backends, cache={"ttl_s": 0, "responses": False}) as (url, _):
+        post(url, query)
+        return generate(url, query, connections=1, seconds=run.seconds)
 
 
 async def all_at_once(calls: list[tuple[str, dict[str, str]]], seconds: float) -> tuple[float, float]:
