@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -58,6 +58,12 @@ class Page(Generic[T]):
     has_next_page: bool
     has_previous_page: bool
     total_count: int | None
+    # The count when it is still being made: the backends after the page are still answering.
+    counting: asyncio.Future[int | None] | None = None
+
+    async def total(self) -> int | None:
+        """The count, once every backend has answered."""
+        return self.total_count if self.counting is None else await self.counting
 
     @property
     def start_cursor(self) -> str | None:
@@ -171,24 +177,15 @@ async def list_contacts(
     failures: dict[int, list[errors.GatewayError]] = {i: [] for i in asked}
     calls = {i: asyncio.ensure_future(guarded(ctx, info, selected[i], ask(i, selected[i]), failures[i])) for i in asked}
     results: list[ScanResult | None] = [None] * len(selected)
-    if counted:
-        answered = list(await asyncio.gather(*calls.values()))
-        for failure in (f for i in asked for f in failures[i]):
-            ctx.report(failure, info)
-        results = await exact_totals(ctx, info, selected, answered, in_index, flt, include_merged)
     edges: list[Edge[Contact]] = []
     more = False  # a backend has matches after its last edge that it did not return
-    waited: list[Backend] = []
     try:
         for i in range(start, len(selected)):
-            if not counted:
-                # The page is filled in backend order: a backend is waited for only when the ones
-                # before it did not fill it. Those after are left to finish on their own (their
-                # answers are cached when caching is on; cancelling would break pooled connections).
-                results[i] = await calls.pop(i)
-                waited.append(selected[i])
-                for failure in failures[i]:
-                    ctx.report(failure, info)
+            # The page is filled in backend order: a backend is waited for only when the ones
+            # before it did not fill it.
+            results[i] = await calls.pop(i)
+            for failure in failures[i]:
+                ctx.report(failure, info)
             result = results[i]
             if result is None:
                 continue
@@ -203,23 +200,60 @@ async def list_contacts(
             if len(edges) > first or result.more:
                 more = result.more
                 break
-    finally:
-        ctx.gateway.let_finish(calls.values())  # not waited for (none when the count is shown)
-    if not counted:
+        has_next = len(edges) > first or more
+        edges = edges[:first]
+        merges.remember(ctx, [e.node for e in edges])  # hops to listed records cost no call
+        if not include_merged:
+            survivors = await merges.collapse_merged(ctx, info, [e.node for e in edges], flt)
+            edges = [Edge(e.position, e.fingerprint, c) for e, c in zip(edges, survivors, strict=True) if c is not None]
+    except BaseException:
+        ctx.gateway.let_finish(calls.values())
+        raise
+    counting = None
+    if counted:
+        # The rest are waited for by the count, which the page is not: it is shown meanwhile
+        # (under @defer, before the count).
+        counting = asyncio.ensure_future(
+            count_all(ctx, info, selected, results, calls, failures, in_index, flt, include_merged)
+        )
+        ctx.gateway.let_finish([counting])
+    else:
+        # Those after are left to finish on their own (their answers are cached when caching is
+        # on; cancelling would break pooled connections).
+        ctx.gateway.let_finish(calls.values())
+        waited = [selected[i] for i in range(len(selected)) if i in failures and i not in calls]
         report_live_walks(ctx, waited, flt, in_index)
-    totals = [r.total if r is not None else None for r in results]
-    has_next = len(edges) > first or more
-    edges = edges[:first]
-    merges.remember(ctx, [e.node for e in edges])  # hops to listed records cost no call
-    if not include_merged:
-        survivors = await merges.collapse_merged(ctx, info, [e.node for e in edges], flt)
-        edges = [Edge(e.position, e.fingerprint, c) for e, c in zip(edges, survivors, strict=True) if c is not None]
     return Page(
         edges=edges,
         has_next_page=has_next,
         has_previous_page=after is not None,
-        total_count=None if any(t is None for t in totals) else sum(t for t in totals if t),
+        total_count=None,
+        counting=counting,
     )
+
+
+async def count_all(
+    ctx: RequestContext,
+    info: Any,
+    selected: list[Backend],
+    results: list[ScanResult | None],
+    calls: Mapping[int, Awaitable[ScanResult | None]],
+    failures: dict[int, list[errors.GatewayError]],
+    indexed_backends: set[str],
+    flt: ContactFilter,
+    merged: bool,
+) -> int | None:
+    """The sum of every backend's count, once the backends the page did not wait for have
+    answered (their failures are reported then, in backend order); null when one cannot say."""
+    for i, call in sorted(calls.items()):
+        results[i] = await call
+        for failure in failures[i]:
+            ctx.report(failure, info)
+    totals = [
+        r.total if r is not None else None
+        for r in await exact_totals(ctx, info, selected, results, indexed_backends, flt, merged)
+    ]
+    return None if any(t is None for t in totals) else sum(t for t in totals if t)
 
 
 async def count_only(ctx: RequestContext, backend: Backend, flt: ContactFilter, merged: bool) -> ScanResult:

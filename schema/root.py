@@ -89,7 +89,7 @@ class Query:
             "vendor's order. A failing backend costs only its part; its error comes with the rest. "
             "Every backend is asked at once, but a page is answered as soon as the backends in front "
             "have filled it: a slow or failing backend after them is then not waited for (nor reported). "
-            "Selecting totalCount waits for every backend."
+            "totalCount waits for every backend (the page is built meanwhile: under @defer it comes first)."
         )
     )
     async def contacts(

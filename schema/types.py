@@ -228,12 +228,15 @@ class ContactEdge:
 @strawberry.type(description="A page of contacts across backends (configured backend order, then vendor order).")
 class ContactConnection:
     edges: list[ContactEdge] = strawberry.field(description="The contacts of this page.")
-    total_count: int | None = strawberry.field(
+
+    @strawberry.field(
         description=(
             "Matching contacts in all selected backends; null when a backend cannot say. "
-            "Selecting it makes the page wait for every backend."
+            "It waits for every backend; the page does not (under @defer it comes first)."
         )
     )
+    async def total_count(self, root: strawberry.Parent[Page[Any]]) -> int | None:
+        return await root.total()
 
     @strawberry.field(description="Where this page stands.")
     def page_info(self, root: strawberry.Parent[Page[Any]]) -> PageInfo:

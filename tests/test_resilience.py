@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from gateway.execution import execute
 from gateway.simulators.comm100 import PREFIX, Comm100Simulator, guid
 from gateway.simulators.common import Fault
 from gateway.simulators.registry import DEMO_BACKENDS
-from tests.conftest import Harness, HarnessFactory
+from tests.conftest import SCHEMA, Harness, HarnessFactory
 
 LIST = "{ contacts(first: 3) { edges { node { id backend } } } }"
 ONE = "query($id: ID!) { contact(id: $id) { id } }"
@@ -168,6 +169,30 @@ async def test_a_page_the_first_backends_fill_does_not_wait_for_the_others(
 
     await h.gateway.aclose()  # what was left to finish is cancelled when the gateway closes
     assert not h.gateway.finishing
+
+
+async def test_the_page_is_built_while_the_count_waits_for_a_slow_backend(
+    make_custom: Callable[..., Harness],
+) -> None:
+    """The count needs every backend, the page only those in front: the page is built while the
+    slow one is answering, so under @defer it comes first and the count follows."""
+    slow_s = 0.5
+    h = make_custom({"fast": comm100("fast"), "slow": comm100("slow")}, cache=NO_CACHE)
+    total = (await h.run("{ contacts(first: 0) { totalCount } }"))["data"]["contacts"]["totalCount"]
+    h.sims["slow"].state.inject(Fault("latency", seconds=slow_s))
+    query = "{ contacts(first: 3) { edges { node { id backend } } ... @defer { totalCount } } }"
+    started = time.monotonic()
+    outcome = await execute(SCHEMA, h.gateway, query)
+    first_part = time.monotonic() - started
+    assert first_part < slow_s / 2, first_part
+    assert "errors" not in outcome.body
+    assert [e["node"]["backend"] for e in outcome.body["data"]["contacts"]["edges"]] == ["fast"] * 3
+    assert outcome.later_parts is not None
+    later = [part async for part in outcome.later_parts]
+    assert time.monotonic() - started >= slow_s
+    [counted] = [item for part in later for item in part.get("incremental", [])]
+    assert counted["data"] == {"totalCount": total} and total > 3
+    assert not later[-1]["hasNext"]
 
 
 async def test_a_backend_the_page_did_not_wait_for_is_never_reported(make_custom: Callable[..., Harness]) -> None:
