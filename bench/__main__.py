@@ -15,12 +15,14 @@ import asyncio
 import copy
 import os
 import platform
+import resource
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -353,7 +355,17 @@ def workers(run: Settings, vendors: Vendors, rows: list[list[str]], notes: list[
             pids[str(count)] = children(process.pid) if count > 1 else [process.pid]
         # Each worker's CPU during the loads shows whether the connections were spread over them.
         before = {pid: peers.cpu_seconds(pid) for pid in pids["2"]}
-        rounds = alternated(urls, run)
+        busy: list[float] = []
+        store = redis.Redis.from_url(WORKERS_REDIS_URL)
+
+        def metered(name: str, load: Callable[[], Load]) -> Load:
+            if name != "1":
+                return load()
+            done, cores = busy_cores(pids["1"][0], store, load)
+            busy.append(cores)
+            return done
+
+        rounds = alternated(urls, run, metered)
         used = sorted((peers.cpu_seconds(pid) - before[pid] for pid in pids["2"]), reverse=True)
     two_to_one = Ratio(rounds["2"], rounds["1"])
     two, one = two_to_one.median_pair()
@@ -363,6 +375,18 @@ def workers(run: Settings, vendors: Vendors, rows: list[list[str]], notes: list[
             two_to_one.shown(),
             ">= 1.7",
             f"{two.rps:,.0f} vs {one.rps:,.0f} req/s",
+        ]
+    )
+    # Two workers can serve at most as many requests as the machine's cores allow, at what one
+    # request costs the worker, the load tool and Redis: CPUs / the cores one worker's load keeps busy.
+    cores = _median(busy)
+    rows.append(
+        [
+            "7. the most 2 workers / 1 can reach here: CPUs / cores busy under one worker's load"
+            " (worker + wrk + Redis)",
+            f"{(os.cpu_count() or 1) / cores:.2f}",
+            "",
+            f"{os.cpu_count()} CPUs, {cores:.2f} busy (rounds: {' / '.join(f'{c:.2f}' for c in busy)})",
         ]
     )
     notes.append(
@@ -378,15 +402,37 @@ def workers(run: Settings, vendors: Vendors, rows: list[list[str]], notes: list[
 ROUNDS = 4
 
 
-def alternated(targets: dict[str, str], run: Settings) -> dict[str, list[Load]]:
+def alternated(
+    targets: dict[str, str], run: Settings, metered: Callable[[str, Callable[[], Load]], Load] | None = None
+) -> dict[str, list[Load]]:
     """Cached-read loads of each target in turn, ROUNDS times (half as long each), each first every
-    other round: a burst of other work on the shared machine lands in one round, not on one side."""
+    other round: a burst of other work on the shared machine lands in one round, not on one side.
+    `metered(name, load)`, when given, runs each load (to measure around it)."""
     loads: dict[str, list[Load]] = {name: [] for name in targets}
     names = list(targets)
     for number in range(ROUNDS):
         for name in names if number % 2 == 0 else reversed(names):
-            loads[name].append(generate(targets[name], CONTACT_QUERY, connections=20, seconds=run.seconds / 2))
+
+            def load(url: str = targets[name]) -> Load:
+                return generate(url, CONTACT_QUERY, connections=20, seconds=run.seconds / 2)
+
+            loads[name].append(load() if metered is None else metered(name, load))
     return loads
+
+
+def busy_cores(pid: int, store: redis.Redis, load: Callable[[], Load]) -> tuple[Load, float]:
+    """`load`, and how many cores were busy meanwhile with serving it: the server `pid` (with its
+    children), the load tool (a child of this process, counted once it has ended) and Redis."""
+
+    def used() -> float:
+        tool = resource.getrusage(resource.RUSAGE_CHILDREN)
+        info = store.info("cpu")
+        redis_s = float(info.get("used_cpu_user", 0.0)) + float(info.get("used_cpu_sys", 0.0))
+        return peers.cpu_seconds(pid) + tool.ru_utime + tool.ru_stime + redis_s
+
+    before, started = used(), time.perf_counter()
+    done = load()
+    return done, (used() - before) / (time.perf_counter() - started)
 
 
 @dataclass
@@ -556,6 +602,10 @@ def write_report(rows: list[list[str]], notes: list[str], command: str, started:
         "   description of one AgentVoice simulator (its own process) and contact-gateway reading the",
         "   same simulator, measured in turn under wrk: uncached with a new id on every request (one",
         "   vendor call each, counted), and cached on one id; server CPU per request from /proc.",
+        "7. `serve --workers 2` against one worker, both on Redis, cached `contact(id)` at 20",
+        "   connections, in alternated rounds. The row after it is the most two workers could reach",
+        "   here if a request cost them what it costs one: the CPUs over the cores busy while one",
+        "   worker serves (the worker from /proc, wrk from getrusage, Redis from its INFO).",
         "",
         "## What moved the figures (profiled with py-spy and cProfile, before -> after)",
         "",
