@@ -5,17 +5,19 @@ filter itself, and always gives the exact count; otherwise the vendor is asked l
 
 Every selected backend is asked concurrently (its first page from where the cursor stands, or
 just its count when the cursor is already past it and the count is shown); the page is then
-filled in backend order, and once it is full the backends after are not waited for, unless
-`totalCount` is selected. A backend that fails costs only its own part: its error is reported
-beside the others' data.
+filled in backend order, and once it is full the backends after are not waited for. `totalCount`
+waits for them as a field of its own (`Count`), so the page is built meanwhile, and under @defer
+answered before it. A backend that fails costs only its own part: its error is reported beside
+the others' data, once something waits for that backend.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from strawberry.types.nodes import SelectedField
@@ -58,12 +60,12 @@ class Page(Generic[T]):
     has_next_page: bool
     has_previous_page: bool
     total_count: int | None
-    # The count when it is still being made: the backends after the page are still answering.
-    counting: asyncio.Future[int | None] | None = None
+    # The count, when it waits for backends the page did not: made once asked for.
+    counting: Count | None = None
 
     async def total(self) -> int | None:
         """The count, once every backend has answered."""
-        return self.total_count if self.counting is None else await self.counting
+        return self.total_count if self.counting is None else await self.counting.made()
 
     @property
     def start_cursor(self) -> str | None:
@@ -75,6 +77,20 @@ class Page(Generic[T]):
 
 
 ContactPage = Page[Contact]
+
+
+@dataclass(slots=True)
+class Count:
+    """A count made when it is first asked for (by every totalCount selection alike), not before:
+    the failures it reports then go with it, under @defer with its part, whenever they happened."""
+
+    make: Callable[[], Coroutine[Any, Any, int | None]]
+    started: asyncio.Future[int | None] | None = None
+
+    def made(self) -> asyncio.Future[int | None]:
+        if self.started is None:
+            self.started = asyncio.ensure_future(self.make())
+        return self.started
 
 
 def check_page_size(first: int, ctx: RequestContext) -> None:
@@ -209,18 +225,15 @@ async def list_contacts(
     except BaseException:
         ctx.gateway.let_finish(calls.values())
         raise
+    # The calls the page did not wait for end on their own (their answers are cached when caching
+    # is on; cancelling would break pooled connections), and the count waits for them, if asked.
+    ctx.gateway.let_finish(calls.values())
     counting = None
     if counted:
-        # The rest are waited for by the count, which the page is not: it is shown meanwhile
-        # (under @defer, before the count).
-        counting = asyncio.ensure_future(
-            count_all(ctx, info, selected, results, calls, failures, in_index, flt, include_merged)
+        counting = Count(
+            partial(count_all, ctx, info, selected, results, calls, failures, in_index, flt, include_merged)
         )
-        ctx.gateway.let_finish([counting])
     else:
-        # Those after are left to finish on their own (their answers are cached when caching is
-        # on; cancelling would break pooled connections).
-        ctx.gateway.let_finish(calls.values())
         waited = [selected[i] for i in range(len(selected)) if i in failures and i not in calls]
         report_live_walks(ctx, waited, flt, in_index)
     return Page(

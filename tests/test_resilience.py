@@ -194,6 +194,20 @@ async def test_the_page_is_built_while_the_count_waits_for_a_slow_backend(
     assert counted["data"] == {"totalCount": total} and total > 3
     assert not later[-1]["hasNext"]
 
+    # A later backend's failure belongs to the count, so it comes with the deferred count, never
+    # with the page (however fast it failed).
+    h.sims["slow"].state.clear_faults()
+    h.sims["slow"].state.inject(Fault("status", status=500))
+    for _ in range(3):
+        outcome = await execute(SCHEMA, h.gateway, query)
+        assert "errors" not in outcome.body and len(outcome.body["data"]["contacts"]["edges"]) == 3
+        assert outcome.later_parts is not None
+        later = [part async for part in outcome.later_parts]
+        [counted] = [item for part in later for item in part.get("incremental", [])]
+        assert counted["data"] == {"totalCount": None}
+        reported = [e for part in later for item in part["incremental"] for e in item.get("errors", [])]
+        assert [(e["extensions"]["backend"], e["path"]) for e in reported] == [("slow", ["contacts"])]
+
 
 async def test_a_backend_the_page_did_not_wait_for_is_never_reported(make_custom: Callable[..., Harness]) -> None:
     """Whether a backend the page did not need had already failed when the page was answered
