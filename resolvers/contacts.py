@@ -191,7 +191,14 @@ async def list_contacts(
     # A failure is reported only for a backend the answer waited for: whether one that was not
     # waited for had failed by then would otherwise decide, by timing, what the errors say.
     failures: dict[int, list[errors.GatewayError]] = {i: [] for i in asked}
-    calls = {i: asyncio.ensure_future(guarded(ctx, info, selected[i], ask(i, selected[i]), failures[i])) for i in asked}
+    calls = {
+        i: asyncio.ensure_future(guarded(ctx, info, selected[i], ask(i, selected[i]), failures[i]))
+        for i in asked
+        if i != start
+    }
+    # The backend the page starts at is awaited by this task itself, once the others have started:
+    # its answer reaches the page without waiting a turn of the loop for a task of its own.
+    first_call = guarded(ctx, info, selected[start], ask(start, selected[start]), failures[start]) if selected else None
     results: list[ScanResult | None] = [None] * len(selected)
     edges: list[Edge[Contact]] = []
     more = False  # a backend has matches after its last edge that it did not return
@@ -199,7 +206,7 @@ async def list_contacts(
         for i in range(start, len(selected)):
             # The page is filled in backend order: a backend is waited for only when the ones
             # before it did not fill it.
-            results[i] = await calls.pop(i)
+            results[i] = await (first_call if i == start and first_call is not None else calls.pop(i))
             for failure in failures[i]:
                 ctx.report(failure, info)
             result = results[i]
