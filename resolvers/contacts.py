@@ -229,12 +229,10 @@ async def list_contacts(
         if not include_merged:
             survivors = await merges.collapse_merged(ctx, info, [e.node for e in edges], flt)
             edges = [Edge(e.position, e.fingerprint, c) for e, c in zip(edges, survivors, strict=True) if c is not None]
-    except BaseException:
+    finally:
+        # The calls the page did not wait for end on their own (their answers are cached when
+        # caching is on; cancelling would break pooled connections); the count waits for them.
         ctx.gateway.let_finish(calls.values())
-        raise
-    # The calls the page did not wait for end on their own (their answers are cached when caching
-    # is on; cancelling would break pooled connections), and the count waits for them, if asked.
-    ctx.gateway.let_finish(calls.values())
     counting = None
     if counted:
         counting = Count(
