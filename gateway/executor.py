@@ -228,22 +228,16 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
         if known is not None and known[0] is grouped_field_set:
             return known[1], known[2]
         plan: Plan = ()
-        nested = False
-        if self.middleware_manager is None:
-            leaves = self.readers.get(parent_type.name, {})
-            objects = self.objects.get(parent_type.name, {})
-            readers: list[tuple[str, Reader]] = []
-            for name, details in grouped_field_set.items():
-                field_name = details[0].node.name.value
-                read = leaves.get(field_name)
-                if read is None and field_name in objects:
-                    read = self._object_reader(*objects[field_name], details)
-                    nested = True
-                if read is None:
-                    break
-                readers.append((name, read))
-            else:
-                plan = tuple(readers)
+        objects = self.objects.get(parent_type.name, {})
+        nested = any(details[0].node.name.value in objects for details in grouped_field_set.values())
+        readers: list[tuple[str, Reader]] = []
+        for name, details in grouped_field_set.items():
+            read = self._field_reader(parent_type, details, None)
+            if read is None:
+                break
+            readers.append((name, read))
+        else:
+            plan = tuple(readers)
         self._plans[key] = (grouped_field_set, plan, nested)
         return plan, nested
 
